@@ -1,0 +1,115 @@
+# Shared by scripts/*.sh: install what is missing, idempotently, then build.
+# Sourced, not run. Every step checks before it acts, so a second run costs seconds.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Tools built once per machine live outside the checkout, so a fresh clone reuses them.
+CACHE="${BLIMARI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/blimari}"
+TOOLS="$CACHE/tools"
+WORKER_BUILD_VERSION="0.8.7"
+export WRANGLER_SEND_METRICS=false
+export PATH="$TOOLS/bin:$PATH"
+mkdir -p "$CACHE"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=""
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then
+    as_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_node_modules() {
+  local stamp="$ROOT/node_modules/.blimari-lock" want
+  want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  step "Installing Node packages (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+}
+
+# Chooses how to compile for wasm32 and exports WASM_ENV (env assignments for cargo).
+# First choice: rustup's target. Where rustup cannot download it (these machines have no
+# route to its servers), Debian's rustc-web with the standard library's sources builds
+# the target from source (docs/PLATFORM.md).
+ensure_wasm_toolchain() {
+  if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    WASM_ENV=(); WASM_CARGO_ARGS=(); return
+  fi
+  if [ ! -x /usr/bin/wasm-ld-22 ] || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
+    if command -v rustup >/dev/null && [ ! -f "$CACHE/rustup-wasm-unavailable" ]; then
+      step "Adding rustup's wasm32 target (60 s at most)"
+      if timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+        WASM_ENV=(); WASM_CARGO_ARGS=(); return
+      fi
+      echo "rustup could not fetch the target; using Debian's toolchain instead" >&2
+      touch "$CACHE/rustup-wasm-unavailable"
+    fi
+    step "Installing Debian's Rust toolchain for wasm32 (rustc-web, rust-web-src, lld-22)"
+    apt_install rustc-web cargo-web rust-web-src lld-22
+  fi
+  WASM_ENV=(PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22)
+  WASM_CARGO_ARGS=(-Zbuild-std=std,panic_abort)
+  # worker-build checks that the target's library folder exists.
+  mkdir -p "$(/usr/bin/rustc --target wasm32-unknown-unknown --print target-libdir)"
+}
+
+# worker-build and wasm-bindgen-cli, at the versions this checkout pins, built with the
+# machine's native toolchain into $TOOLS (minutes, once per machine and version).
+ensure_build_tools() {
+  local bindgen
+  bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")
+  if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+    step "Building worker-build $WORKER_BUILD_VERSION (once per machine)"
+    cargo install --quiet --locked --force --root "$TOOLS" "worker-build@$WORKER_BUILD_VERSION"
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $bindgen\$"; then
+    step "Building wasm-bindgen-cli $bindgen (once per machine)"
+    # --locked first; its lock file can name a yanked crate, then let cargo resolve.
+    cargo install --quiet --locked --force --root "$TOOLS" "wasm-bindgen-cli@$bindgen" 2>/dev/null ||
+      cargo install --quiet --force --root "$TOOLS" "wasm-bindgen-cli@$bindgen"
+  fi
+}
+
+source_hash() {
+  (cd "$ROOT" && find src Cargo.toml Cargo.lock .cargo -type f -print0 | sort -z | xargs -0 sha256sum;
+   echo "${WASM_ENV[*]:-rustup}") | sha256sum | cut -d' ' -f1
+}
+
+# Builds build/index.js + build/index_bg.wasm unless the sources are unchanged.
+build_worker() {
+  ensure_wasm_toolchain
+  ensure_build_tools
+  local stamp="$ROOT/build/.blimari-source" want
+  want=$(source_hash)
+  if [ -f "$stamp" ] && [ -f "$ROOT/build/index.js" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  step "Building the worker (wasm32, release)"
+  (cd "$ROOT" && env "${WASM_ENV[@]}" \
+    WASM_BINDGEN_BIN="$TOOLS/bin/wasm-bindgen" \
+    WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt" \
+    ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
+    worker-build --release . --locked "${WASM_CARGO_ARGS[@]}")
+  echo "$want" >"$stamp"
+}
+
+wrangler() { node "$ROOT/node_modules/wrangler/bin/wrangler.js" "$@"; }
+
+# Applies migrations/ to the local D1 kept in $1 (wrangler's default when empty).
+migrate_local() {
+  local args=()
+  if [ -n "${1:-}" ]; then args=(--persist-to "$1"); fi
+  step "Applying migrations to the local D1"
+  (cd "$ROOT" && wrangler d1 migrations apply DB --local "${args[@]}" </dev/null) | tail -n 3
+}
+
+setup() {
+  ensure_node_modules
+  build_worker
+}

@@ -1,0 +1,138 @@
+//! The fetch handler: request id, routing, error rendering, security headers and the
+//! request log line, the same for every API response.
+
+use super::{diagnostics, D1, DB_BINDING};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::json_body;
+use crate::problem::{AppError, PROBLEM_CONTENT_TYPE};
+use crate::routes::{self, Route};
+use crate::security_headers;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Env, Request, Response};
+
+pub type Handled = Result<Response, AppError>;
+
+/// Reads a variable or secret; secrets win, since a secret can shadow a default var.
+fn lookup(env: &Env, key: &str) -> Option<String> {
+    env.secret(key).map(|s| s.to_string()).ok().or_else(|| env.var(key).map(|v| v.to_string()).ok())
+}
+
+pub async fn handle(req: Request, env: &Env) -> Response {
+    let clock = SystemClock;
+    let started = clock.now_ms();
+    let request_id = crate::ids::new_request_id();
+    let method = req.method().to_string();
+    let path = req.path();
+
+    let resolved = routes::resolve(&method, &path);
+    let label = resolved.as_ref().map_or("unmatched", Route::label);
+    let result = match (resolved, Config::from_env(|k| lookup(env, k))) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(AppError::internal(e)),
+        (Ok(route), Ok(config)) => dispatch(route, req, env, &config).await,
+    };
+
+    let (mut response, error) = match result {
+        Ok(response) => (response, None),
+        Err(e) => (problem_response(&e, &request_id, &path), Some(e)),
+    };
+    let status = response.status_code();
+    let headers = response.headers_mut();
+    for (name, value) in security_headers::COMMON {
+        let _ = headers.set(name, value);
+    }
+    if !headers.has("Content-Security-Policy").unwrap_or(false) {
+        let _ = headers.set("Content-Security-Policy", security_headers::API_CSP);
+    }
+    if !headers.has("Cache-Control").unwrap_or(false) {
+        let _ = headers.set("Cache-Control", "no-store");
+    }
+    let _ = headers.set("X-Request-Id", &request_id);
+
+    let internal_cause = match &error {
+        Some(AppError::Internal { cause }) => Some(cause.as_str()),
+        _ => None,
+    };
+    let line = crate::log::line(&crate::log::RequestLog {
+        level: if status >= 500 { "error" } else { "info" },
+        msg: "request",
+        request_id: &request_id,
+        method: &method,
+        route: label,
+        status,
+        latency_ms: clock.now_ms() - started,
+        user_id: None,
+        error: internal_cause,
+    });
+    crate::log::write_line(if status >= 500 { "error" } else { "info" }, &line);
+    response
+}
+
+async fn dispatch(route: Route, req: Request, env: &Env, config: &Config) -> Handled {
+    match route {
+        Route::Health => health(env, config).await,
+        Route::Diag(d) if config.diagnostics_enabled() => diagnostics::handle(d, req, env, config).await,
+        Route::Diag(_) => Err(AppError::NotFound),
+    }
+}
+
+fn problem_response(error: &AppError, request_id: &str, path: &str) -> Response {
+    let problem = error.to_problem(request_id, Some(path));
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = Response::from_bytes(body).unwrap_or_else(|_| Response::empty().unwrap()).with_status(error.status());
+    let headers = response.headers_mut();
+    let _ = headers.set("Content-Type", PROBLEM_CONTENT_TYPE);
+    for (name, value) in error.headers() {
+        let _ = headers.set(name, &value);
+    }
+    response
+}
+
+pub fn json(status: u16, value: &impl Serialize) -> Handled {
+    Ok(Response::from_json(value).map_err(AppError::internal)?.with_status(status))
+}
+
+/// Reads a JSON body under the configured limit and strict schema.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request, config: &Config) -> Result<T, AppError> {
+    let limit = config.max_json_body_bytes;
+    let headers = req.headers();
+    json_body::check_content_type(headers.get("Content-Type").ok().flatten().as_deref())?;
+    json_body::check_declared_length(headers.get("Content-Length").ok().flatten().as_deref(), limit)?;
+    let bytes = req.bytes().await.map_err(|e| AppError::MalformedJson { detail: format!("The body could not be read: {e}") })?;
+    json_body::parse(&bytes, limit)
+}
+
+pub fn database(env: &Env) -> Result<D1, AppError> {
+    env.d1(DB_BINDING).map(D1).map_err(AppError::internal)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    schema_version: i64,
+    db: &'static str,
+}
+
+/// G2: liveness plus the build and schema versions; 503 when the database is down.
+async fn health(env: &Env, config: &Config) -> Handled {
+    let db = database(env)?;
+    match crate::health::schema_version(&db).await {
+        Ok(schema_version) => json(
+            200,
+            &Health { status: "ok", version: env!("CARGO_PKG_VERSION"), schema_version, db: config.database.name() },
+        ),
+        Err(e) => Err(AppError::ServiceUnavailable { detail: format!("The database is not answering. ({})", short(&e.to_string())) }),
+    }
+}
+
+fn short(s: &str) -> &str {
+    // Enough to tell "no such table" (migrations not applied) from an outage.
+    if s.contains("no such table") {
+        "migrations have not been applied"
+    } else {
+        "unreachable"
+    }
+}

@@ -1,0 +1,169 @@
+//! Cron triggers: which task each schedule runs, and the retention rules the daily
+//! run enforces. The schedules here must match `[triggers]` in `wrangler.toml`.
+
+use crate::clock::DAY_MS;
+
+/// Every minute: stuck jobs, unsent outbox rows, stale holds.
+pub const SWEEP_CRON: &str = "* * * * *";
+/// Daily at 03:17 UTC: the retention purge.
+pub const RETENTION_CRON: &str = "17 3 * * *";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronTask {
+    Sweep,
+    Retention,
+}
+
+impl CronTask {
+    pub fn for_schedule(cron: &str) -> Option<CronTask> {
+        match cron {
+            SWEEP_CRON => Some(CronTask::Sweep),
+            RETENTION_CRON => Some(CronTask::Retention),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CronTask::Sweep => "sweep",
+            CronTask::Retention => "retention",
+        }
+    }
+}
+
+/// One row of the retention table (F4): what is kept, for how long, and the statement
+/// that deletes what is older. The README's retention table lists the same rows.
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionRule {
+    pub data: &'static str,
+    pub keep_days: i64,
+    /// Deletes rows created before the bound parameter (epoch ms).
+    pub purge_sql: &'static str,
+}
+
+pub const RETENTION_RULES: &[RetentionRule] = &[
+    RetentionRule {
+        data: "cron run records",
+        keep_days: 90,
+        purge_sql: "DELETE FROM cron_runs WHERE started_at < ?",
+    },
+    RetentionRule {
+        data: "diagnostic probe events",
+        keep_days: 1,
+        purge_sql: "DELETE FROM probe_events WHERE created_at < ?",
+    },
+];
+
+impl RetentionRule {
+    /// The cut-off: rows created before this instant are purged.
+    pub fn cutoff_ms(&self, now_ms: i64) -> i64 {
+        now_ms - self.keep_days * DAY_MS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_schedule_runs_its_task() {
+        assert_eq!(CronTask::for_schedule(SWEEP_CRON), Some(CronTask::Sweep));
+        assert_eq!(CronTask::for_schedule(RETENTION_CRON), Some(CronTask::Retention));
+        assert_eq!(CronTask::for_schedule("0 0 * * *"), None);
+    }
+
+    #[test]
+    fn wrangler_toml_declares_both_schedules() {
+        let toml = include_str!("../wrangler.toml");
+        assert!(toml.contains(&format!("\"{SWEEP_CRON}\"")));
+        assert!(toml.contains(&format!("\"{RETENTION_CRON}\"")));
+    }
+
+    #[test]
+    fn the_readme_retention_table_lists_every_rule() {
+        let readme = include_str!("../README.md");
+        for rule in RETENTION_RULES {
+            let row = format!("| {} | {} day", rule.data, rule.keep_days);
+            assert!(readme.contains(&row), "README.md lacks the retention row starting {row:?}");
+        }
+    }
+
+    #[test]
+    fn the_cutoff_is_keep_days_before_now() {
+        let rule = RETENTION_RULES[1];
+        assert_eq!(rule.cutoff_ms(10 * DAY_MS), 9 * DAY_MS);
+    }
+}
+
+/// What one cron run did, recorded in `cron_runs`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CronRun {
+    pub id: String,
+    pub task: String,
+    pub cron: String,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// Runs the retention rules; returns how many rows each purged.
+pub async fn purge_expired(db: &impl crate::db::Db, now_ms: i64) -> Result<Vec<(&'static str, u64)>, crate::db::DbError> {
+    let mut purged = Vec::with_capacity(RETENTION_RULES.len());
+    for rule in RETENTION_RULES {
+        let result = db.run(crate::db::Statement::new(rule.purge_sql).bind(rule.cutoff_ms(now_ms))).await?;
+        purged.push((rule.data, result.changes));
+    }
+    Ok(purged)
+}
+
+/// Runs the task for `cron` and records the run, success or failure.
+pub async fn run_scheduled(db: &impl crate::db::Db, clock: &impl crate::clock::Clock, cron: &str) -> CronRun {
+    let started_at = clock.now_ms();
+    let task = CronTask::for_schedule(cron);
+    let (outcome, detail) = match task {
+        // Nothing is swept yet: jobs, the outbox and holds arrive with generation.
+        Some(CronTask::Sweep) => ("ok", "nothing to sweep".to_string()),
+        Some(CronTask::Retention) => match purge_expired(db, started_at).await {
+            Ok(purged) => (
+                "ok",
+                purged.iter().map(|(data, n)| format!("{data}: {n}")).collect::<Vec<_>>().join("; "),
+            ),
+            Err(e) => ("error", e.to_string()),
+        },
+        None => ("error", "no task is scheduled on this cron expression".to_string()),
+    };
+    let run = CronRun {
+        id: crate::ids::new_id("crn"),
+        task: task.map_or("unknown", CronTask::name).to_string(),
+        cron: cron.to_string(),
+        started_at,
+        finished_at: clock.now_ms(),
+        outcome: outcome.to_string(),
+        detail,
+    };
+    let insert = crate::db::Statement::new(
+        "INSERT INTO cron_runs (id, task, cron, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&run.id)
+    .bind(&run.task)
+    .bind(&run.cron)
+    .bind(run.started_at)
+    .bind(run.finished_at)
+    .bind(&run.outcome)
+    .bind(&run.detail);
+    if let Err(e) = db.run(insert).await {
+        crate::log::emit("error", "recording a cron run failed", serde_json::json!({ "task": run.task, "error": e.to_string() }));
+    }
+    run
+}
+
+pub async fn recent_runs(db: &impl crate::db::Db, limit: i64) -> Result<Vec<CronRun>, crate::db::DbError> {
+    db.query(
+        crate::db::Statement::new(
+            "SELECT id, task, cron, started_at, finished_at, outcome, detail FROM cron_runs ORDER BY started_at DESC LIMIT ?",
+        )
+        .bind(limit),
+    )
+    .await
+}

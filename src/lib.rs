@@ -1,0 +1,22 @@
+//! Blimari: keep brands, generate on-brand content, pay with credits.
+//!
+//! The crate is split in two. Everything at the top level is a pure core with no
+//! `worker::` types, so `cargo test` covers it natively. `cf` holds the Cloudflare
+//! adapters (D1, KV, R2, Queues) and the three entry points, which stay thin.
+
+pub mod clock;
+pub mod config;
+pub mod cron;
+pub mod db;
+pub mod health;
+pub mod ids;
+pub mod json_body;
+pub mod log;
+pub mod ports;
+pub mod probes;
+pub mod problem;
+pub mod queue_messages;
+pub mod routes;
+pub mod security_headers;
+
+mod cf;

@@ -1,0 +1,135 @@
+//! The API's route table: path and method → `Route`, or the right 404/405.
+//!
+//! Pure, so every routing rule is unit-tested. Path parameters are captured as
+//! strings; handlers parse them into typed ids.
+
+use crate::problem::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    /// Development-only routes that exercise each binding (see `cf::diagnostics`).
+    Diag(DiagRoute),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiagRoute {
+    KvPut,
+    KvGet { key: String },
+    BlobPut { key: String },
+    BlobGet { key: String },
+    DbProbe,
+    QueueSend { queue: String },
+    ProbeEvents { probe_id: String },
+    CronRuns,
+}
+
+impl Route {
+    /// A stable label for logs: the pattern, never the concrete path.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Health => "GET /api/health",
+            Route::Diag(d) => match d {
+                DiagRoute::KvPut => "POST /api/_diag/kv",
+                DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
+                DiagRoute::BlobPut { .. } => "PUT /api/_diag/blobs/{key}",
+                DiagRoute::BlobGet { .. } => "GET /api/_diag/blobs/{key}",
+                DiagRoute::DbProbe => "POST /api/_diag/db",
+                DiagRoute::QueueSend { .. } => "POST /api/_diag/queues/{queue}",
+                DiagRoute::ProbeEvents { .. } => "GET /api/_diag/probes/{id}",
+                DiagRoute::CronRuns => "GET /api/_diag/cron-runs",
+            },
+        }
+    }
+}
+
+/// One path's methods. HEAD is answered wherever GET is.
+struct Methods(Vec<(&'static str, Route)>);
+
+impl Methods {
+    fn pick(self, method: &str) -> Result<Route, AppError> {
+        let wanted = if method == "HEAD" { "GET" } else { method };
+        let mut allow = Vec::with_capacity(self.0.len() + 1);
+        for (m, route) in self.0 {
+            if m == wanted {
+                return Ok(route);
+            }
+            allow.push(m);
+            if m == "GET" {
+                allow.push("HEAD");
+            }
+        }
+        Err(AppError::MethodNotAllowed { allow })
+    }
+}
+
+fn only(method: &'static str, route: Route) -> Methods {
+    Methods(vec![(method, route)])
+}
+
+/// Resolves a request to a route. `path` is the URL path without the query.
+pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
+    let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    let methods = match segments.as_slice() {
+        ["api", "health"] => only("GET", Route::Health),
+        ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
+        _ => return Err(AppError::NotFound),
+    };
+    methods.pick(method)
+}
+
+fn diag_methods(rest: &[&str]) -> Option<Methods> {
+    use DiagRoute::*;
+    let d = Route::Diag;
+    Some(match rest {
+        ["kv"] => only("POST", d(KvPut)),
+        ["kv", key] => only("GET", d(KvGet { key: key.to_string() })),
+        ["blobs", key] => Methods(vec![
+            ("GET", d(BlobGet { key: key.to_string() })),
+            ("PUT", d(BlobPut { key: key.to_string() })),
+        ]),
+        ["db"] => only("POST", d(DbProbe)),
+        ["queues", queue] => only("POST", d(QueueSend { queue: queue.to_string() })),
+        ["probes", id] => only("GET", d(ProbeEvents { probe_id: id.to_string() })),
+        ["cron-runs"] => only("GET", d(CronRuns)),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_answers_get_and_head() {
+        assert_eq!(resolve("GET", "/api/health"), Ok(Route::Health));
+        assert_eq!(resolve("HEAD", "/api/health"), Ok(Route::Health));
+        assert_eq!(resolve("GET", "/api/health/"), Ok(Route::Health));
+    }
+
+    #[test]
+    fn a_known_path_with_the_wrong_method_is_405_with_allow() {
+        let err = resolve("POST", "/api/health").unwrap_err();
+        assert_eq!(err, AppError::MethodNotAllowed { allow: vec!["GET", "HEAD"] });
+    }
+
+    #[test]
+    fn unknown_paths_are_404() {
+        for p in ["/api", "/api/", "/api/nope", "/api/health/extra", "/api/_diag", "/api/_diag/zzz", "/"] {
+            assert_eq!(resolve("GET", p), Err(AppError::NotFound), "{p}");
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_captured() {
+        assert_eq!(
+            resolve("PUT", "/api/_diag/blobs/a.png"),
+            Ok(Route::Diag(DiagRoute::BlobPut { key: "a.png".into() }))
+        );
+        assert_eq!(
+            resolve("DELETE", "/api/_diag/blobs/a.png").unwrap_err(),
+            AppError::MethodNotAllowed { allow: vec!["GET", "HEAD", "PUT"] }
+        );
+    }
+}

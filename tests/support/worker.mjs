@@ -1,0 +1,91 @@
+// Starts the real worker under `wrangler dev` (workerd) for one test file: its own port,
+// its own inspector port, its own fresh local state in a temporary folder (never the
+// .wrangler/state of a developer's `npm start`), and its own process group, which
+// stop() kills whole so no workerd is left holding a port.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * @param {{ environment?: 'development' | 'production' }} [options]
+ * @returns {Promise<{ base: string, logs: () => string, stop: () => Promise<void> }>}
+ */
+export async function startWorker({ environment = 'development' } = {}) {
+  const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
+  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
+  execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
+    cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const args = [
+    WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
+    '--persist-to', persist, '--test-scheduled', '--var', `ENVIRONMENT:${environment}`,
+  ];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const killGroup = (signal) => { try { process.kill(-child.pid, signal); } catch { /* already gone */ } };
+  const onExit = () => killGroup('SIGKILL');
+  process.once('exit', onExit);
+
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+    try {
+      const res = await fetch(`${base}/api/health`);
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      killGroup('SIGKILL');
+      throw new Error(`wrangler dev did not answer /api/health within 90 s:\n${output}`);
+    }
+    await sleep(200);
+  }
+
+  return {
+    base,
+    logs: () => output,
+    async stop() {
+      killGroup('SIGTERM');
+      for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
+      killGroup('SIGKILL');
+      process.removeListener('exit', onExit);
+      rmSync(persist, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe()` until it returns a truthy value or the time runs out. */
+export async function eventually(probe, { timeoutMs = 30_000, intervalMs = 250, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
