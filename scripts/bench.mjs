@@ -1,0 +1,47 @@
+// npm run bench: prints figures, never fails on a timing.
+//   - size of the built .wasm, raw and gzip
+//   - time from spawning `wrangler dev` to the first 200 from /api/health (3 starts)
+//   - latency of /api/health and of a D1 round trip, sequential requests
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startWorker, ROOT } from '../tests/support/worker.mjs';
+
+const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+const wasm = readFileSync(join(ROOT, 'build', 'index_bg.wasm'));
+const js = readFileSync(join(ROOT, 'build', 'index.js'));
+console.log(`worker .wasm        ${kib(wasm.length)} raw, ${kib(gzipSync(wasm, { level: 9 }).length)} gzip`);
+console.log(`worker index.js     ${kib(js.length)} raw, ${kib(gzipSync(js, { level: 9 }).length)} gzip`);
+
+const starts = [];
+let worker;
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  const w = await startWorker();
+  starts.push(performance.now() - t0);
+  if (i < 2) await w.stop(); else worker = w;
+}
+const fmt = (ms) => `${ms.toFixed(0)} ms`;
+console.log(`start to first 200  ${starts.map(fmt).join(', ')} (includes applying migrations to a fresh local D1)`);
+
+async function latency(label, n, request) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await request();
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${label}: HTTP ${res.status}`);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(2);
+  console.log(`${label.padEnd(19)} p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, p99 ${q(0.99)} ms over ${n} sequential requests`);
+}
+
+try {
+  await latency('GET /api/health', 300, () => fetch(`${worker.base}/api/health`));
+  await latency('D1 write+read', 200, () => fetch(`${worker.base}/api/_diag/db`, { method: 'POST' }));
+} finally {
+  await worker.stop();
+}
