@@ -3,6 +3,7 @@
 //! `Config::from_env` takes a lookup function rather than `worker::Env`, so the parsing
 //! rules are unit-tested natively and the worker only supplies `env.var`/`env.secret`.
 
+use crate::sessions::Lifetimes;
 use std::fmt;
 
 /// Where the service runs; development turns on the diagnostics routes that the
@@ -34,6 +35,22 @@ pub struct Config {
     pub database: DatabaseBackend,
     /// Largest JSON request body accepted, in bytes.
     pub max_json_body_bytes: usize,
+    pub sessions: Lifetimes,
+    /// Length of the sign-in/sign-up/reset throttling window.
+    pub auth_throttle_window_ms: i64,
+    /// The origin used in links inside emails; the request's origin when unset.
+    pub app_base_url: Option<String>,
+    pub email: EmailConfig,
+    /// Development only: where the local email stand-in shows what it received.
+    pub dev_mailbox_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailConfig {
+    pub api_base: String,
+    /// Without a key no email is sent (the attempt is logged, without addresses).
+    pub api_key: Option<String>,
+    pub from: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -49,6 +66,19 @@ impl fmt::Display for ConfigError {
 }
 
 pub const DEFAULT_MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+pub const DEFAULT_EMAIL_API_BASE: &str = "https://api.resend.com";
+pub const DEFAULT_EMAIL_FROM: &str = "Blimari <no-reply@blimari.space>";
+
+/// A positive whole number of seconds, or the default when unset.
+fn seconds(lookup: &impl Fn(&str) -> Option<String>, key: &'static str, default: i64) -> Result<i64, ConfigError> {
+    match lookup(key) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or(ConfigError {
+            key,
+            reason: format!("expected a positive whole number of seconds, got {raw:?}"),
+        }),
+    }
+}
 
 impl Config {
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -75,7 +105,33 @@ impl Config {
                 reason: format!("expected a whole number of bytes, at least 1024, got {raw:?}"),
             })?,
         };
-        Ok(Config { environment, database: DatabaseBackend::D1, max_json_body_bytes })
+        let idle_s = seconds(&lookup, "SESSION_IDLE_SECONDS", 7 * 24 * 3600)?;
+        let absolute_s = seconds(&lookup, "SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600)?;
+        let window_s = seconds(&lookup, "AUTH_THROTTLE_WINDOW_SECONDS", 15 * 60)?;
+        let non_empty = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let app_base_url = match non_empty("APP_BASE_URL") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url.trim_end_matches('/').to_owned()),
+            Some(url) => {
+                return Err(ConfigError { key: "APP_BASE_URL", reason: format!("expected an http(s) origin, got {url:?}") })
+            }
+            None => None,
+        };
+        let email = EmailConfig {
+            api_base: non_empty("EMAIL_API_BASE").unwrap_or_else(|| DEFAULT_EMAIL_API_BASE.into()).trim_end_matches('/').to_owned(),
+            api_key: non_empty("EMAIL_API_KEY"),
+            from: non_empty("EMAIL_FROM").unwrap_or_else(|| DEFAULT_EMAIL_FROM.into()),
+        };
+        let dev_mailbox_url = non_empty("DEV_MAILBOX_URL").filter(|_| environment == Environment::Development);
+        Ok(Config {
+            environment,
+            database: DatabaseBackend::D1,
+            max_json_body_bytes,
+            sessions: Lifetimes { idle_ms: idle_s * 1000, absolute_ms: absolute_s * 1000 },
+            auth_throttle_window_ms: window_s * 1000,
+            app_base_url,
+            email,
+            dev_mailbox_url,
+        })
     }
 
     /// The diagnostics routes (`/api/_diag/...`) exist only in development.
@@ -114,6 +170,29 @@ mod tests {
         assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "lots")]).unwrap_err().key, "MAX_JSON_BODY_BYTES");
         assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "10")]).unwrap_err().key, "MAX_JSON_BODY_BYTES");
         assert_eq!(config(&[("DATABASE_URL", "postgres://x")]).unwrap_err().key, "DATABASE_URL");
+    }
+
+    #[test]
+    fn session_and_throttle_times_have_defaults_and_overrides() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.sessions.idle_ms, 7 * 24 * 3600 * 1000);
+        assert_eq!(c.sessions.absolute_ms, 30 * 24 * 3600 * 1000);
+        assert_eq!(c.auth_throttle_window_ms, 15 * 60 * 1000);
+        let c = config(&[("SESSION_IDLE_SECONDS", "3"), ("AUTH_THROTTLE_WINDOW_SECONDS", "5")]).unwrap();
+        assert_eq!((c.sessions.idle_ms, c.auth_throttle_window_ms), (3000, 5000));
+        assert_eq!(config(&[("SESSION_IDLE_SECONDS", "-1")]).unwrap_err().key, "SESSION_IDLE_SECONDS");
+    }
+
+    #[test]
+    fn email_defaults_to_the_provider_and_the_dev_mailbox_only_shows_in_development() {
+        let c = config(&[("DEV_MAILBOX_URL", "http://127.0.0.1:9/")]).unwrap();
+        assert_eq!(c.email.api_base, DEFAULT_EMAIL_API_BASE);
+        assert_eq!(c.email.api_key, None);
+        assert_eq!(c.dev_mailbox_url, None);
+        let c = config(&[("ENVIRONMENT", "development"), ("DEV_MAILBOX_URL", "http://127.0.0.1:9/"), ("EMAIL_API_BASE", "http://127.0.0.1:9/")]).unwrap();
+        assert_eq!(c.dev_mailbox_url.as_deref(), Some("http://127.0.0.1:9/"));
+        assert_eq!(c.email.api_base, "http://127.0.0.1:9");
+        assert_eq!(config(&[("APP_BASE_URL", "blimari.space")]).unwrap_err().key, "APP_BASE_URL");
     }
 
     #[test]

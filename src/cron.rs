@@ -48,6 +48,31 @@ pub const RETENTION_RULES: &[RetentionRule] = &[
         purge_sql: "DELETE FROM cron_runs WHERE started_at < ?",
     },
     RetentionRule {
+        data: "ended sessions",
+        keep_days: 30,
+        purge_sql: "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?",
+    },
+    RetentionRule {
+        data: "expired sessions",
+        keep_days: 30,
+        purge_sql: "DELETE FROM sessions WHERE ended_at IS NULL AND expires_at < ?",
+    },
+    RetentionRule {
+        data: "used or expired email tokens",
+        keep_days: 7,
+        purge_sql: "DELETE FROM email_tokens WHERE expires_at < ?",
+    },
+    RetentionRule {
+        data: "security events",
+        keep_days: 365,
+        purge_sql: "DELETE FROM security_events WHERE created_at < ?",
+    },
+    RetentionRule {
+        data: "throttling counters",
+        keep_days: 1,
+        purge_sql: "DELETE FROM throttle_counters WHERE window_start < ?",
+    },
+    RetentionRule {
         data: "diagnostic probe events",
         keep_days: 1,
         purge_sql: "DELETE FROM probe_events WHERE created_at < ?",
@@ -90,7 +115,7 @@ mod tests {
 
     #[test]
     fn the_cutoff_is_keep_days_before_now() {
-        let rule = RETENTION_RULES[1];
+        let rule = RETENTION_RULES.iter().find(|r| r.keep_days == 1).unwrap();
         assert_eq!(rule.cutoff_ms(10 * DAY_MS), 9 * DAY_MS);
     }
 }

@@ -4,19 +4,27 @@
 //! `worker::` types, so `cargo test` covers it natively. `cf` holds the Cloudflare
 //! adapters (D1, KV, R2, Queues) and the three entry points, which stay thin.
 
+pub mod accounts;
 pub mod clock;
 pub mod config;
 pub mod cron;
+pub mod csrf;
 pub mod db;
+pub mod email_address;
 pub mod health;
 pub mod ids;
 pub mod json_body;
 pub mod log;
+pub mod mail;
+pub mod passwords;
 pub mod ports;
 pub mod probes;
 pub mod problem;
 pub mod queue_messages;
 pub mod routes;
+pub mod security_events;
 pub mod security_headers;
+pub mod sessions;
+pub mod throttle;
 
 mod cf;

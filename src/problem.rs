@@ -10,6 +10,12 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppError {
     NotFound,
+    /// No valid session: signed out, expired or revoked.
+    Unauthorized,
+    /// Wrong email or password at sign-in; the same answer whichever was wrong.
+    InvalidCredentials,
+    /// Refused whoever asks (a cross-site request, a wrong password on re-auth).
+    Forbidden { detail: String },
     MethodNotAllowed { allow: Vec<&'static str> },
     PayloadTooLarge { limit_bytes: usize },
     UnsupportedMediaType { expected: &'static str },
@@ -56,6 +62,8 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::NotFound => 404,
+            AppError::Unauthorized | AppError::InvalidCredentials => 401,
+            AppError::Forbidden { .. } => 403,
             AppError::MethodNotAllowed { .. } => 405,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::UnsupportedMediaType { .. } => 415,
@@ -71,6 +79,9 @@ impl AppError {
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             AppError::NotFound => ("not-found", "Not found"),
+            AppError::Unauthorized => ("unauthorized", "Sign in required"),
+            AppError::InvalidCredentials => ("invalid-credentials", "Sign-in failed"),
+            AppError::Forbidden { .. } => ("forbidden", "Forbidden"),
             AppError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             AppError::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
             AppError::UnsupportedMediaType { .. } => ("unsupported-media-type", "Unsupported media type"),
@@ -96,7 +107,10 @@ impl AppError {
             AppError::UnsupportedMediaType { expected } => {
                 format!("Send the body as {expected}.")
             }
+            AppError::Unauthorized => "Sign in to continue. Your session has ended or was never started.".into(),
+            AppError::InvalidCredentials => "The email address or password is incorrect.".into(),
             AppError::MalformedJson { detail }
+            | AppError::Forbidden { detail }
             | AppError::InvalidBody { detail }
             | AppError::Validation { detail, .. }
             | AppError::Conflict { detail }

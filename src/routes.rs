@@ -8,6 +8,21 @@ use crate::problem::AppError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    ClientConfig,
+    Signup,
+    Login,
+    Logout,
+    ChangePassword,
+    ResetRequest,
+    ResetConfirm,
+    VerifyEmail,
+    ResendVerification,
+    Me,
+    UpdateMe,
+    ListSessions,
+    RevokeAllSessions,
+    RevokeSession { id: String },
+    Activity,
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -29,6 +44,21 @@ impl Route {
     pub fn label(&self) -> &'static str {
         match self {
             Route::Health => "GET /api/health",
+            Route::ClientConfig => "GET /api/client-config",
+            Route::Signup => "POST /api/auth/signup",
+            Route::Login => "POST /api/auth/login",
+            Route::Logout => "POST /api/auth/logout",
+            Route::ChangePassword => "POST /api/auth/password",
+            Route::ResetRequest => "POST /api/auth/reset/request",
+            Route::ResetConfirm => "POST /api/auth/reset/confirm",
+            Route::VerifyEmail => "POST /api/auth/verify",
+            Route::ResendVerification => "POST /api/auth/verify/resend",
+            Route::Me => "GET /api/me",
+            Route::UpdateMe => "PATCH /api/me",
+            Route::ListSessions => "GET /api/sessions",
+            Route::RevokeAllSessions => "DELETE /api/sessions",
+            Route::RevokeSession { .. } => "DELETE /api/sessions/{id}",
+            Route::Activity => "GET /api/activity",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -73,6 +103,19 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
     let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
     let methods = match segments.as_slice() {
         ["api", "health"] => only("GET", Route::Health),
+        ["api", "client-config"] => only("GET", Route::ClientConfig),
+        ["api", "auth", "signup"] => only("POST", Route::Signup),
+        ["api", "auth", "login"] => only("POST", Route::Login),
+        ["api", "auth", "logout"] => only("POST", Route::Logout),
+        ["api", "auth", "password"] => only("POST", Route::ChangePassword),
+        ["api", "auth", "reset", "request"] => only("POST", Route::ResetRequest),
+        ["api", "auth", "reset", "confirm"] => only("POST", Route::ResetConfirm),
+        ["api", "auth", "verify"] => only("POST", Route::VerifyEmail),
+        ["api", "auth", "verify", "resend"] => only("POST", Route::ResendVerification),
+        ["api", "me"] => Methods(vec![("GET", Route::Me), ("PATCH", Route::UpdateMe)]),
+        ["api", "sessions"] => Methods(vec![("GET", Route::ListSessions), ("DELETE", Route::RevokeAllSessions)]),
+        ["api", "sessions", id] => only("DELETE", Route::RevokeSession { id: id.to_string() }),
+        ["api", "activity"] => only("GET", Route::Activity),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -119,6 +162,17 @@ mod tests {
         for p in ["/api", "/api/", "/api/nope", "/api/health/extra", "/api/_diag", "/api/_diag/zzz", "/"] {
             assert_eq!(resolve("GET", p), Err(AppError::NotFound), "{p}");
         }
+    }
+
+    #[test]
+    fn account_routes_resolve() {
+        assert_eq!(resolve("PATCH", "/api/me"), Ok(Route::UpdateMe));
+        assert_eq!(resolve("DELETE", "/api/sessions"), Ok(Route::RevokeAllSessions));
+        assert_eq!(resolve("DELETE", "/api/sessions/ses_1"), Ok(Route::RevokeSession { id: "ses_1".into() }));
+        assert_eq!(
+            resolve("GET", "/api/auth/login").unwrap_err(),
+            AppError::MethodNotAllowed { allow: vec!["POST"] }
+        );
     }
 
     #[test]

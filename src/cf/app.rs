@@ -10,7 +10,8 @@ use crate::routes::{self, Route};
 use crate::security_headers;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{Env, Request, Response};
+use super::auth::{self, Caller};
+use worker::{Context, Env, Request, Response};
 
 pub type Handled = Result<Response, AppError>;
 
@@ -19,7 +20,7 @@ fn lookup(env: &Env, key: &str) -> Option<String> {
     env.secret(key).map(|s| s.to_string()).ok().or_else(|| env.var(key).map(|v| v.to_string()).ok())
 }
 
-pub async fn handle(req: Request, env: &Env) -> Response {
+pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Response {
     let clock = SystemClock;
     let started = clock.now_ms();
     let request_id = crate::ids::new_request_id();
@@ -31,7 +32,13 @@ pub async fn handle(req: Request, env: &Env) -> Response {
     let result = match (resolved, Config::from_env(|k| lookup(env, k))) {
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(AppError::internal(e)),
-        (Ok(route), Ok(config)) => dispatch(route, req, env, &config).await,
+        (Ok(route), Ok(config)) => match cross_origin_check(&req, &method) {
+            Ok(()) => {
+                let caller = Caller::of(&req, &config, started);
+                dispatch(route, req, env, ctx, &config, &caller).await
+            }
+            Err(e) => Err(e),
+        },
     };
 
     let (mut response, error) = match result {
@@ -70,9 +77,36 @@ pub async fn handle(req: Request, env: &Env) -> Response {
     response
 }
 
-async fn dispatch(route: Route, req: Request, env: &Env, config: &Config) -> Handled {
+/// A4: refuses cross-site state-changing requests (`csrf::check`).
+fn cross_origin_check(req: &Request, method: &str) -> Result<(), AppError> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let host = header("Host").or_else(|| {
+        req.url().ok().and_then(|u| u.host_str().map(|h| match u.port() { Some(p) => format!("{h}:{p}"), None => h.to_owned() }))
+    });
+    match crate::csrf::check(method, header("Sec-Fetch-Site").as_deref(), header("Origin").as_deref(), host.as_deref().unwrap_or("")) {
+        crate::csrf::Verdict::Allow => Ok(()),
+        crate::csrf::Verdict::Deny => Err(AppError::Forbidden { detail: "Cross-site requests cannot change anything here.".into() }),
+    }
+}
+
+async fn dispatch(route: Route, req: Request, env: &Env, ctx: &Context, config: &Config, caller: &Caller) -> Handled {
     match route {
         Route::Health => health(env, config).await,
+        Route::ClientConfig => auth::client_config(config),
+        Route::Signup => auth::signup(req, env, ctx, config, caller).await,
+        Route::Login => auth::login(req, env, config, caller).await,
+        Route::Logout => auth::logout(env, caller).await,
+        Route::ChangePassword => auth::change_password(req, env, config, caller).await,
+        Route::ResetRequest => auth::reset_request(req, env, ctx, config, caller).await,
+        Route::ResetConfirm => auth::reset_confirm(req, env, config, caller).await,
+        Route::VerifyEmail => auth::verify_email(req, env, config, caller).await,
+        Route::ResendVerification => auth::resend_verification(env, ctx, config, caller).await,
+        Route::Me => auth::me(env, config, caller).await,
+        Route::UpdateMe => auth::update_me(req, env, ctx, config, caller).await,
+        Route::ListSessions => auth::list_sessions(env, config, caller).await,
+        Route::RevokeAllSessions => auth::revoke_all_sessions(env, config, caller).await,
+        Route::RevokeSession { id } => auth::revoke_session(&id, env, config, caller).await,
+        Route::Activity => auth::activity(&req, env, config, caller).await,
         Route::Diag(d) if config.diagnostics_enabled() => diagnostics::handle(d, req, env, config).await,
         Route::Diag(_) => Err(AppError::NotFound),
     }

@@ -2,10 +2,14 @@
 //! bindings and hands over to plain functions.
 
 mod app;
+mod auth;
 mod d1;
 mod diagnostics;
+mod email;
+mod kv;
 mod queues;
 mod r2;
+mod webcrypto;
 
 use crate::clock::SystemClock;
 use crate::queue_messages::{parse_message, Outcome, QueueMessage, QueueName};
@@ -24,8 +28,8 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    Ok(app::handle(req, &env).await)
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    Ok(app::handle(req, &env, &ctx).await)
 }
 
 #[event(queue)]

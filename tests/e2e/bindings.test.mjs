@@ -106,7 +106,9 @@ describe('Cron', () => {
     const runs = (await getJson(worker.base, '/api/_diag/cron-runs')).body.runs;
     const retention = runs.find((r) => r.task === 'retention');
     assert.equal(retention.outcome, 'ok');
-    assert.match(retention.detail, /cron run records: \d+; diagnostic probe events: \d+/);
+    for (const data of ['ended sessions', 'security events', 'throttling counters', 'cron run records', 'diagnostic probe events']) {
+      assert.match(retention.detail, new RegExp(`${data}: \\d+`));
+    }
     assert.equal(runs.find((r) => r.task === 'sweep').outcome, 'ok');
   });
 

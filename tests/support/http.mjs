@@ -1,8 +1,9 @@
 // Small HTTP helpers for the end-to-end tests.
 import assert from 'node:assert/strict';
+import { fetchRetryingStaleSocket } from './worker.mjs';
 
 export async function getJson(base, path, init = {}) {
-  const res = await fetch(base + path, init);
+  const res = await fetchRetryingStaleSocket(base + path, init);
   const text = await res.text();
   let body;
   try { body = text ? JSON.parse(text) : undefined; } catch { body = text; }

@@ -1,0 +1,102 @@
+// Shared UI behaviour: forms with field errors, toasts, dates, the dev mailbox note.
+import { clientConfig } from './api.js';
+
+let toastRegion;
+export function toast(message) {
+  if (!toastRegion) {
+    toastRegion = document.createElement('div');
+    toastRegion.className = 'toast-region';
+    toastRegion.setAttribute('role', 'status');
+    toastRegion.setAttribute('aria-live', 'polite');
+    document.body.append(toastRegion);
+  }
+  const el = document.createElement('div');
+  el.className = 'toast';
+  el.textContent = message;
+  toastRegion.append(el);
+  setTimeout(() => el.remove(), 4000);
+}
+
+function clearErrors(form) {
+  form.querySelectorAll('.error[data-for]').forEach((e) => e.remove());
+  form.querySelectorAll('[aria-invalid]').forEach((i) => { i.removeAttribute('aria-invalid'); i.removeAttribute('aria-describedby'); });
+  form.querySelector('.form-error')?.replaceChildren();
+}
+
+/** Shows a problem next to the fields it names, or above the form with its request id. */
+export function showError(form, error) {
+  clearErrors(form);
+  const fields = error.fields ?? {};
+  let placed = false;
+  for (const [name, message] of Object.entries(fields)) {
+    const input = form.elements.namedItem(name);
+    if (!input) continue;
+    const p = document.createElement('p');
+    p.className = 'error';
+    p.id = `${input.id}-error`;
+    p.dataset.for = name;
+    p.textContent = message;
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-describedby', p.id);
+    input.closest('.field').append(p);
+    if (!placed) input.focus();
+    placed = true;
+  }
+  if (!placed) {
+    const box = form.querySelector('.form-error');
+    const alert = document.createElement('div');
+    alert.className = 'alert danger';
+    alert.setAttribute('role', 'alert');
+    alert.textContent = error.message;
+    if (error.requestId) {
+      const small = document.createElement('small');
+      small.className = 'request-id';
+      small.textContent = ` Request id: ${error.requestId}`;
+      alert.append(small);
+    }
+    box.replaceChildren(alert);
+  }
+}
+
+/** Submits `form` through `action(values)`; keeps what the user typed on failure. */
+export function bindForm(form, action) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type="submit"]');
+    const values = Object.fromEntries(new FormData(form));
+    button.disabled = true;
+    clearErrors(form);
+    try {
+      await action(values);
+    } catch (error) {
+      showError(form, error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+export function formatDate(ms) {
+  return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+}
+
+/** In development, points at the local mailbox where emails land. */
+export async function showDevMailbox(container) {
+  const config = await clientConfig();
+  if (!config.dev_mailbox_url || !container) return;
+  const p = document.createElement('p');
+  p.className = 'alert small';
+  p.append('Development: emails go to the ');
+  const a = document.createElement('a');
+  a.href = config.dev_mailbox_url;
+  a.target = '_blank';
+  a.rel = 'noopener';
+  a.textContent = 'local mailbox';
+  p.append(a, '.');
+  container.append(p);
+}
+
+/** The token a link carries in its fragment (#token=…), kept out of server logs. */
+export function tokenFromFragment() {
+  return new URLSearchParams(location.hash.slice(1)).get('token');
+}

@@ -1,0 +1,38 @@
+// Serves the app for `npm start`: starts the local stand-ins for third parties that are
+// not configured in the environment, then `wrangler dev` pointed at them.
+import { spawn } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { startEmailStandin } from './standins/email.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const port = process.env.PORT ?? '8787';
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port: p } = s.address(); s.close(() => resolve(p)); });
+});
+
+const vars = { ENVIRONMENT: 'development' };
+// Settings from the environment override the defaults (and the stand-ins).
+for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
+  'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES']) {
+  if (process.env[key]) vars[key] = process.env[key];
+}
+const notes = [];
+if (!process.env.EMAIL_API_BASE) {
+  const email = await startEmailStandin({ apiKey: process.env.EMAIL_API_KEY ?? 'dev-email-key' });
+  Object.assign(vars, { EMAIL_API_BASE: email.base, EMAIL_API_KEY: email.apiKey, DEV_MAILBOX_URL: `${email.base}/` });
+  notes.push(`email stand-in (Resend API) and mailbox: ${email.base}/`);
+}
+
+const args = [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port,
+  '--inspector-port', String(await freePort()), '--test-scheduled'];
+for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+
+console.log(`\nBlimari: http://127.0.0.1:${port}`);
+for (const n of notes) console.log(`  ${n}`);
+console.log('');
+const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
