@@ -1,7 +1,8 @@
 // npm run bench: prints figures, never fails on a timing.
 //   - size of the built .wasm, raw and gzip
 //   - time from spawning `wrangler dev` to the first 200 from /api/health (3 starts)
-//   - latency of /api/health and of a D1 round trip, sequential requests
+//   - latency of /api/health, a D1 round trip, an authenticated read (/api/me: KV + D1)
+//     and a sign-in (PBKDF2 at 100,000 iterations through WebCrypto), sequential requests
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -42,6 +43,17 @@ async function latency(label, n, request) {
 try {
   await latency('GET /api/health', 300, () => fetch(`${worker.base}/api/health`));
   await latency('D1 write+read', 200, () => fetch(`${worker.base}/api/_diag/db`, { method: 'POST' }));
+  const email = `bench.${Date.now()}@example.com`;
+  const password = 'benchmark passphrase';
+  const signup = await fetch(`${worker.base}/api/auth/signup`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bench', email, password }),
+  });
+  const cookie = signup.headers.getSetCookie()[0].split(';')[0];
+  await latency('GET /api/me', 300, () => fetch(`${worker.base}/api/me`, { headers: { cookie } }));
+  // Each from its own address, under the per-account limit of 10 per window.
+  await latency('sign-in', 10, () => fetch(`${worker.base}/api/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+  }));
 } finally {
   await worker.stop();
 }

@@ -110,6 +110,17 @@ async fn check_throttle(db: &impl Db, config: &Config, now: i64, checks: &[(Rule
     }
 }
 
+async fn check_account_and_ip(
+    db: &impl Db,
+    config: &Config,
+    caller: &Caller,
+    per_account: Rule,
+    email: &EmailAddress,
+    per_ip: Rule,
+) -> Result<(), AppError> {
+    check_throttle(db, config, caller.now, &[(per_account, email.as_str()), (per_ip, &caller.ip)]).await
+}
+
 /// Sends email after the response, so neither its latency nor its failure shows in the
 /// answer (which must look the same whether or not an account exists).
 fn send_later(ctx: &Context, config: &Config, emails: Vec<OutgoingEmail>) {
@@ -268,13 +279,7 @@ pub async fn login(mut req: Request, env: &Env, config: &Config, caller: &Caller
     let body: LoginBody = read_json(&mut req, config).await?;
     let email = EmailAddress::parse(&body.email)?;
     let db = database(env)?;
-    check_throttle(
-        &db,
-        config,
-        caller.now,
-        &[(throttle::LOGIN_PER_ACCOUNT, email.as_str()), (throttle::LOGIN_PER_IP, &caller.ip)],
-    )
-    .await?;
+    check_account_and_ip(&db, config, caller, throttle::LOGIN_PER_ACCOUNT, &email, throttle::LOGIN_PER_IP).await?;
     let user = acc::find_user_by_email(&db, email.as_str()).await?;
     let ok = verify_password(&body.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
     let user = match (user, ok) {
@@ -363,13 +368,7 @@ pub async fn reset_request(mut req: Request, env: &Env, ctx: &Context, config: &
     let body: ResetRequestBody = read_json(&mut req, config).await?;
     let email = EmailAddress::parse(&body.email)?;
     let db = database(env)?;
-    check_throttle(
-        &db,
-        config,
-        caller.now,
-        &[(throttle::RESET_PER_ACCOUNT, email.as_str()), (throttle::RESET_PER_IP, &caller.ip)],
-    )
-    .await?;
+    check_account_and_ip(&db, config, caller, throttle::RESET_PER_ACCOUNT, &email, throttle::RESET_PER_IP).await?;
     let (env, config, now, device, origin) = (env.clone(), config.clone(), caller.now, caller.device.clone(), caller.origin.clone());
     ctx.wait_until(async move {
         if let Err(e) = send_reset(&env, &config, email, now, &device, &origin).await {

@@ -2,24 +2,17 @@
 // password, and revoke another session, with no console errors on the way.
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startWorker, ROOT } from '../support/worker.mjs';
+import { launchBrowser, ARTIFACTS } from '../support/browser.mjs';
+import { startWorker } from '../support/worker.mjs';
 import { Client, uniqueEmail } from '../support/client.mjs';
 
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 let worker;
 let browser;
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();

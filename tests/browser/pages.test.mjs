@@ -3,23 +3,17 @@
 // the whole published policy. Screenshots go to test-artifacts/ for a person to look at.
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchBrowser, ARTIFACTS } from '../support/browser.mjs';
 import { startWorker, ROOT } from '../support/worker.mjs';
 
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 let worker;
 let browser;
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
