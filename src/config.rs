@@ -43,6 +43,9 @@ pub struct Config {
     pub email: EmailConfig,
     /// Development only: where the local email stand-in shows what it received.
     pub dev_mailbox_url: Option<String>,
+    /// Largest upload, and the total a user may store (C1).
+    pub upload_max_bytes: i64,
+    pub storage_quota_bytes: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,13 +72,13 @@ pub const DEFAULT_MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_EMAIL_API_BASE: &str = "https://api.resend.com";
 pub const DEFAULT_EMAIL_FROM: &str = "Blimari <no-reply@blimari.space>";
 
-/// A positive whole number of seconds, or the default when unset.
-fn seconds(lookup: &impl Fn(&str) -> Option<String>, key: &'static str, default: i64) -> Result<i64, ConfigError> {
+/// A positive whole number (seconds, bytes), or the default when unset.
+fn positive_number(lookup: &impl Fn(&str) -> Option<String>, key: &'static str, default: i64) -> Result<i64, ConfigError> {
     match lookup(key) {
         None => Ok(default),
         Some(raw) => raw.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or(ConfigError {
             key,
-            reason: format!("expected a positive whole number of seconds, got {raw:?}"),
+            reason: format!("expected a positive whole number, got {raw:?}"),
         }),
     }
 }
@@ -105,9 +108,9 @@ impl Config {
                 reason: format!("expected a whole number of bytes, at least 1024, got {raw:?}"),
             })?,
         };
-        let idle_s = seconds(&lookup, "SESSION_IDLE_SECONDS", 7 * 24 * 3600)?;
-        let absolute_s = seconds(&lookup, "SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600)?;
-        let window_s = seconds(&lookup, "AUTH_THROTTLE_WINDOW_SECONDS", 15 * 60)?;
+        let idle_s = positive_number(&lookup, "SESSION_IDLE_SECONDS", 7 * 24 * 3600)?;
+        let absolute_s = positive_number(&lookup, "SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600)?;
+        let window_s = positive_number(&lookup, "AUTH_THROTTLE_WINDOW_SECONDS", 15 * 60)?;
         let non_empty = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let app_base_url = match non_empty("APP_BASE_URL") {
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url.trim_end_matches('/').to_owned()),
@@ -131,6 +134,8 @@ impl Config {
             app_base_url,
             email,
             dev_mailbox_url,
+            upload_max_bytes: positive_number(&lookup, "UPLOAD_MAX_BYTES", crate::uploads::DEFAULT_MAX_BYTES)?,
+            storage_quota_bytes: positive_number(&lookup, "STORAGE_QUOTA_BYTES", crate::uploads::DEFAULT_QUOTA_BYTES)?,
         })
     }
 

@@ -142,18 +142,39 @@ pub async fn purge_expired(db: &impl crate::db::Db, now_ms: i64) -> Result<Vec<(
     Ok(purged)
 }
 
+/// The sweeper: finishes upload writes and deletes that a dying worker left halfway.
+pub async fn sweep(db: &impl crate::db::Db, blobs: &impl crate::ports::Blobs, now_ms: i64) -> Result<String, crate::db::DbError> {
+    let interrupted = crate::uploads::interrupted(db, now_ms, 100).await?;
+    let removed = crate::uploads::remove(db, blobs, &interrupted, now_ms).await?;
+    Ok(format!("interrupted uploads removed: {removed}"))
+}
+
+/// The daily run: the retention rules, then C3 (uploads nothing refers to, after a day).
+pub async fn retention(db: &impl crate::db::Db, blobs: &impl crate::ports::Blobs, now_ms: i64) -> Result<String, crate::db::DbError> {
+    let purged = purge_expired(db, now_ms).await?;
+    let doomed = crate::uploads::unreferenced_before(db, now_ms - crate::uploads::UNREFERENCED_TTL_MS, 500).await?;
+    let removed = crate::uploads::remove(db, blobs, &doomed, now_ms).await?;
+    let mut parts: Vec<String> = purged.iter().map(|(data, n)| format!("{data}: {n}")).collect();
+    parts.push(format!("unreferenced uploads: {removed}"));
+    Ok(parts.join("; "))
+}
+
 /// Runs the task for `cron` and records the run, success or failure.
-pub async fn run_scheduled(db: &impl crate::db::Db, clock: &impl crate::clock::Clock, cron: &str) -> CronRun {
+pub async fn run_scheduled(
+    db: &impl crate::db::Db,
+    blobs: &impl crate::ports::Blobs,
+    clock: &impl crate::clock::Clock,
+    cron: &str,
+) -> CronRun {
     let started_at = clock.now_ms();
     let task = CronTask::for_schedule(cron);
     let (outcome, detail) = match task {
-        // Nothing is swept yet: jobs, the outbox and holds arrive with generation.
-        Some(CronTask::Sweep) => ("ok", "nothing to sweep".to_string()),
-        Some(CronTask::Retention) => match purge_expired(db, started_at).await {
-            Ok(purged) => (
-                "ok",
-                purged.iter().map(|(data, n)| format!("{data}: {n}")).collect::<Vec<_>>().join("; "),
-            ),
+        Some(CronTask::Sweep) => match sweep(db, blobs, started_at).await {
+            Ok(detail) => ("ok", detail),
+            Err(e) => ("error", e.to_string()),
+        },
+        Some(CronTask::Retention) => match retention(db, blobs, started_at).await {
+            Ok(detail) => ("ok", detail),
             Err(e) => ("error", e.to_string()),
         },
         None => ("error", "no task is scheduled on this cron expression".to_string()),

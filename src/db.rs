@@ -11,6 +11,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,13 +61,13 @@ impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
 /// One SQL statement with its positional parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
-    pub sql: &'static str,
+    pub sql: Cow<'static, str>,
     pub params: Vec<SqlValue>,
 }
 
 impl Statement {
-    pub fn new(sql: &'static str) -> Self {
-        Statement { sql, params: Vec::new() }
+    pub fn new(sql: impl Into<Cow<'static, str>>) -> Self {
+        Statement { sql: sql.into(), params: Vec::new() }
     }
 
     pub fn bind(mut self, value: impl Into<SqlValue>) -> Self {

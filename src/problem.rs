@@ -18,6 +18,8 @@ pub enum AppError {
     Forbidden { detail: String },
     MethodNotAllowed { allow: Vec<&'static str> },
     PayloadTooLarge { limit_bytes: usize },
+    /// Storing the file would pass the user's storage quota.
+    QuotaExceeded { used_bytes: i64, quota_bytes: i64, file_bytes: i64 },
     UnsupportedMediaType { expected: &'static str },
     /// The body is not JSON at all (syntax error, truncated).
     MalformedJson { detail: String },
@@ -65,7 +67,7 @@ impl AppError {
             AppError::Unauthorized | AppError::InvalidCredentials => 401,
             AppError::Forbidden { .. } => 403,
             AppError::MethodNotAllowed { .. } => 405,
-            AppError::PayloadTooLarge { .. } => 413,
+            AppError::PayloadTooLarge { .. } | AppError::QuotaExceeded { .. } => 413,
             AppError::UnsupportedMediaType { .. } => 415,
             AppError::MalformedJson { .. } => 400,
             AppError::InvalidBody { .. } | AppError::Validation { .. } => 422,
@@ -84,6 +86,7 @@ impl AppError {
             AppError::Forbidden { .. } => ("forbidden", "Forbidden"),
             AppError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             AppError::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
+            AppError::QuotaExceeded { .. } => ("storage-quota-exceeded", "Storage quota exceeded"),
             AppError::UnsupportedMediaType { .. } => ("unsupported-media-type", "Unsupported media type"),
             AppError::MalformedJson { .. } => ("malformed-json", "Malformed JSON"),
             AppError::InvalidBody { .. } => ("invalid-body", "Invalid request body"),
@@ -104,6 +107,9 @@ impl AppError {
             AppError::PayloadTooLarge { limit_bytes } => {
                 format!("The request body is larger than the limit of {limit_bytes} bytes.")
             }
+            AppError::QuotaExceeded { used_bytes, quota_bytes, file_bytes } => format!(
+                "This file ({file_bytes} bytes) does not fit: you use {used_bytes} of your {quota_bytes} bytes. Delete files you no longer need."
+            ),
             AppError::UnsupportedMediaType { expected } => {
                 format!("Send the body as {expected}.")
             }
@@ -138,6 +144,9 @@ impl AppError {
     pub fn to_problem(&self, request_id: &str, instance: Option<&str>) -> Problem {
         let (slug, title) = self.slug_and_title();
         let mut extensions = Map::new();
+        if let AppError::QuotaExceeded { used_bytes, quota_bytes, .. } = self {
+            extensions.insert("usage".into(), serde_json::json!({ "used_bytes": used_bytes, "quota_bytes": quota_bytes }));
+        }
         if let AppError::Validation { field, detail } = self {
             extensions.insert(
                 "errors".into(),

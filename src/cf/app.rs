@@ -1,7 +1,7 @@
 //! The fetch handler: request id, routing, error rendering, security headers and the
 //! request log line, the same for every API response.
 
-use super::{diagnostics, D1, DB_BINDING};
+use super::{diagnostics, library, D1, DB_BINDING};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::json_body;
@@ -107,6 +107,17 @@ async fn dispatch(route: Route, req: Request, env: &Env, ctx: &Context, config: 
         Route::RevokeAllSessions => auth::revoke_all_sessions(env, config, caller).await,
         Route::RevokeSession { id } => auth::revoke_session(&id, env, config, caller).await,
         Route::Activity => auth::activity(&req, env, config, caller).await,
+        Route::ListBrands => library::list_brands(&req, env, config, caller).await,
+        Route::CreateBrand => library::create_brand(req, env, config, caller).await,
+        Route::GetBrand { id } => library::get_brand(&id, env, config, caller).await,
+        Route::UpdateBrand { id } => library::update_brand(&id, req, env, config, caller).await,
+        Route::DeleteBrand { id } => library::delete_brand(&id, env, config, caller).await,
+        Route::DuplicateBrand { id } => library::duplicate_brand(&id, env, config, caller).await,
+        Route::ListUploads => library::list_uploads(&req, env, config, caller).await,
+        Route::CreateUpload => library::create_upload(req, env, config, caller).await,
+        Route::GetUpload { id } => library::get_upload(&id, env, config, caller).await,
+        Route::UploadContent { id } => library::upload_content(&id, env, config, caller).await,
+        Route::DeleteUpload { id } => library::delete_upload(&id, env, config, caller).await,
         Route::Diag(d) if config.diagnostics_enabled() => diagnostics::handle(d, req, env, config).await,
         Route::Diag(_) => Err(AppError::NotFound),
     }

@@ -28,7 +28,7 @@ fn error(e: worker::Error) -> DbError {
 impl D1 {
     fn prepare(&self, statement: &Statement) -> Result<D1PreparedStatement, DbError> {
         let params: Vec<JsValue> = statement.params.iter().map(to_js).collect();
-        self.0.prepare(statement.sql).bind(&params).map_err(error)
+        self.0.prepare(statement.sql.as_ref()).bind(&params).map_err(error)
     }
 }
 

@@ -62,6 +62,30 @@ pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Conf
             let expiration = listed.keys.iter().find(|k| k.name == key).and_then(|k| k.expiration);
             json(200, &serde_json::json!({ "value": value, "expiration": expiration }))
         }
+        DiagRoute::BlobList => {
+            // Every object key under `?prefix=` (whole bucket by default), for tests that
+            // check no file was left behind.
+            let prefix = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "prefix").map(|(_, v)| v.into_owned()));
+            let bucket = env.bucket(BLOBS_BINDING).map_err(AppError::internal)?;
+            let mut keys = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut list = bucket.list().limit(1000);
+                if let Some(p) = &prefix {
+                    list = list.prefix(p.clone());
+                }
+                if let Some(c) = cursor.take() {
+                    list = list.cursor(c);
+                }
+                let page = list.execute().await.map_err(AppError::internal)?;
+                keys.extend(page.objects().iter().map(|o| o.key()));
+                match (page.truncated(), page.cursor()) {
+                    (true, Some(c)) => cursor = Some(c),
+                    _ => break,
+                }
+            }
+            json(200, &serde_json::json!({ "keys": keys }))
+        }
         DiagRoute::BlobPut { key } => {
             let key = format!("{BLOB_PREFIX}{}", checked_key(&key)?);
             let content_type = req.headers().get("Content-Type").ok().flatten().unwrap_or_else(|| "application/octet-stream".into());

@@ -7,6 +7,7 @@ mod d1;
 mod diagnostics;
 mod email;
 mod kv;
+mod library;
 mod queues;
 mod r2;
 mod webcrypto;
@@ -103,7 +104,14 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    let run = crate::cron::run_scheduled(&db, &SystemClock, &event.cron()).await;
+    let blobs = match env.bucket(BLOBS_BINDING) {
+        Ok(bucket) => R2(bucket),
+        Err(e) => {
+            crate::log::emit("error", "scheduled run without a bucket", serde_json::json!({ "error": e.to_string() }));
+            return;
+        }
+    };
+    let run = crate::cron::run_scheduled(&db, &blobs, &SystemClock, &event.cron()).await;
     let level = if run.outcome == "ok" { "info" } else { "error" };
     crate::log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
 }
