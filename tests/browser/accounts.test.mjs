@@ -35,7 +35,10 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
   await page.getByLabel('Password').fill('compilers all the way down');
   await page.screenshot({ path: join(ARTIFACTS, 'signup.png') });
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.waitForURL('**/settings?welcome=1');
+  await page.waitForURL('**/brands?welcome=1');
+  await page.getByRole('heading', { name: 'Create your first brand' }).waitFor();
+  await page.screenshot({ path: join(ARTIFACTS, 'brands-empty.png') });
+  await page.getByRole('link', { name: 'Settings' }).click();
   await page.getByRole('heading', { name: 'Settings' }).waitFor();
   assert.equal(await page.getByLabel('Name').inputValue(), 'Grace Hopper');
   await page.screenshot({ path: join(ARTIFACTS, 'settings.png'), fullPage: true });
@@ -49,7 +52,8 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('compilers all the way down');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL('**/settings');
+  await page.waitForURL('**/brands');
+  await page.goto(`${worker.base}/settings`);
 
   // Another device signs in; this one revokes it from the sessions list.
   const other = new Client(worker.base);
@@ -58,14 +62,14 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
   const revoke = page.getByRole('button', { name: /Revoke session on/ });
   await revoke.waitFor();
   await revoke.click();
-  await page.getByText('Session revoked.').waitFor();
+  await page.locator('.toast', { hasText: 'Session revoked.' }).waitFor();
   assert.equal((await other.get('/api/me')).status, 401);
   assert.equal(await page.getByRole('button', { name: /Revoke session on/ }).count(), 0);
 
   await page.locator('#current_password').fill('compilers all the way down');
   await page.locator('#new_password').fill('nanoseconds are short');
   await page.getByRole('button', { name: 'Change password' }).click();
-  await page.getByText(/^Password changed/).waitFor();
+  await page.locator('.toast', { hasText: /^Password changed/ }).waitFor();
   assert.equal((await new Client(worker.base).login(email, 'nanoseconds are short')).status, 200);
   await page.getByRole('heading', { name: 'Recent activity' }).scrollIntoViewIfNeeded();
   await page.getByText('Password changed', { exact: true }).first().waitFor();

@@ -14,13 +14,13 @@ function finish(message) {
   done.querySelector('h2, h1')?.focus();
 }
 
-const next = () => new URLSearchParams(location.search).get('next') || '/settings';
-const safeNext = () => (next().startsWith('/') && !next().startsWith('//') ? next() : '/settings');
+const next = () => new URLSearchParams(location.search).get('next') || '/brands';
+const safeNext = () => (next().startsWith('/') && !next().startsWith('//') ? next() : '/brands');
 
 if (page === 'signup') {
   bindForm(form, async (v) => {
     await api('POST', '/api/auth/signup', { name: v.name, email: v.email, password: v.password });
-    if (await currentUser()) location.assign('/settings?welcome=1');
+    if (await currentUser()) location.assign('/brands?welcome=1');
     else finish(`We sent a message to ${v.email.trim().toLowerCase()}. Follow it to continue.`);
   });
   showDevMailbox(document.querySelector('[data-dev]'));

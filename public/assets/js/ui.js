@@ -100,3 +100,9 @@ export async function showDevMailbox(container) {
 export function tokenFromFragment() {
   return new URLSearchParams(location.hash.slice(1)).get('token');
 }
+
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,140 @@
+// Brand editor: every brand field, colours with roles, logo and reference images with
+// previews. New brands are created on first save; then the page edits that brand.
+import { api, currentUser } from './api.js';
+import { bindForm, toast, formatBytes } from './ui.js';
+
+const $ = (s) => document.querySelector(s);
+const el = (tag, props = {}, ...kids) => { const n = Object.assign(document.createElement(tag), props); n.append(...kids); return n; };
+const ROLES = ['primary', 'secondary', 'accent', 'background', 'text', 'other'];
+const form = $('#brand-form');
+let brandId = new URLSearchParams(location.search).get('id');
+let logoId = null;
+let referenceIds = [];
+let archived = false;
+
+const lines = (text) => text.split('\n').map((s) => s.trim()).filter(Boolean);
+const paragraphs = (text) => text.split(/\n\s*\n/).map((s) => s.trim()).filter(Boolean);
+
+function colorRow(hex = '#4f46e5', role = 'primary') {
+  const n = $('#colors').children.length + 1;
+  const picker = el('input', { type: 'color', value: hex, className: 'color-picker' });
+  picker.setAttribute('aria-label', `Colour ${n}`);
+  const text = el('input', { type: 'text', value: hex, className: 'input hex', name: 'color-hex', maxLength: 7, spellcheck: false });
+  text.setAttribute('aria-label', `Colour ${n} hex value`);
+  const select = el('select', { className: 'input', name: 'color-role' }, ...ROLES.map((r) => el('option', { value: r, textContent: r, selected: r === role })));
+  select.setAttribute('aria-label', `Colour ${n} role`);
+  picker.addEventListener('input', () => { text.value = picker.value; });
+  text.addEventListener('input', () => { if (/^#[0-9a-f]{6}$/i.test(text.value)) picker.value = text.value; });
+  const remove = el('button', { type: 'button', className: 'button', textContent: 'Remove' });
+  remove.setAttribute('aria-label', `Remove colour ${n}`);
+  const row = el('li', { className: 'color-row' }, picker, text, select, remove);
+  remove.addEventListener('click', () => row.remove());
+  $('#colors').append(row);
+}
+
+function preview(id, label, onRemove) {
+  const img = el('img', { src: `/api/uploads/${id}/content`, alt: label, className: 'preview-img' });
+  const remove = el('button', { type: 'button', className: 'button', textContent: 'Remove' });
+  remove.setAttribute('aria-label', `Remove ${label}`);
+  remove.addEventListener('click', onRemove);
+  return el('figure', { className: 'preview' }, img, remove);
+}
+
+function renderImages() {
+  $('#logo-preview').replaceChildren(...(logoId ? [preview(logoId, 'Logo preview', () => { logoId = null; renderImages(); })] : []));
+  $('#reference-previews').replaceChildren(...referenceIds.map((id, i) => preview(id, `Reference image ${i + 1}`, () => {
+    referenceIds = referenceIds.filter((r) => r !== id);
+    renderImages();
+  })));
+}
+
+async function uploadFile(file) {
+  const res = await fetch(`/api/uploads?filename=${encodeURIComponent(file.name)}`, { method: 'POST', body: file, headers: { 'content-type': file.type || 'application/octet-stream' } });
+  const body = await res.json();
+  if (!res.ok) throw Object.assign(new Error(body.detail), { requestId: body.request_id });
+  $('#storage-text').textContent = `${formatBytes(body.usage.used_bytes)} of ${formatBytes(body.usage.quota_bytes)} used`;
+  return body.upload.id;
+}
+
+async function handleFiles(input, onUploaded) {
+  const status = input.closest('.field').querySelector('[data-upload-status]');
+  for (const file of input.files) {
+    status.textContent = `Uploading ${file.name}…`;
+    try {
+      onUploaded(await uploadFile(file));
+      status.textContent = '';
+    } catch (e) {
+      status.textContent = e.message;
+      status.classList.add('error');
+    }
+  }
+  input.value = '';
+  renderImages();
+}
+
+function fill(b) {
+  for (const name of ['name', 'description', 'voice', 'audience']) form.elements[name].value = b[name];
+  for (const name of ['words_to_use', 'words_to_avoid', 'banned_claims', 'fonts']) form.elements[name].value = b[name].join('\n');
+  form.elements.example_content.value = b.example_content.join('\n\n');
+  $('#colors').replaceChildren();
+  b.colors.forEach((c) => colorRow(c.hex, c.role));
+  logoId = b.logo_upload_id;
+  referenceIds = b.reference_upload_ids;
+  archived = b.archived;
+  $('#page-title').textContent = b.name;
+  $('#archive').textContent = archived ? 'Unarchive' : 'Archive';
+  document.title = `${b.name} — Blimari`;
+  $('#brand-actions').hidden = false;
+  renderImages();
+}
+
+function values() {
+  const v = form.elements;
+  const colors = [...$('#colors').children].map((row) => ({ hex: row.querySelector('.hex').value, role: row.querySelector('select').value }));
+  return {
+    name: v.name.value, description: v.description.value, voice: v.voice.value, audience: v.audience.value,
+    words_to_use: lines(v.words_to_use.value), words_to_avoid: lines(v.words_to_avoid.value),
+    banned_claims: lines(v.banned_claims.value), fonts: lines(v.fonts.value),
+    example_content: paragraphs(v.example_content.value), colors,
+    logo_upload_id: logoId, reference_upload_ids: referenceIds,
+  };
+}
+
+async function main() {
+  if (!(await currentUser())) return location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  const usage = (await api('GET', '/api/uploads?limit=1')).usage;
+  $('#storage-text').textContent = `${formatBytes(usage.used_bytes)} of ${formatBytes(usage.quota_bytes)} used`;
+  if (brandId) fill(await api('GET', `/api/brands/${brandId}`));
+  else colorRow();
+  document.querySelectorAll('[data-loading]').forEach((n) => n.remove());
+  form.hidden = false;
+
+  $('#add-color').addEventListener('click', () => colorRow('#000000', 'other'));
+  $('#logo-file').addEventListener('change', (e) => handleFiles(e.target, (id) => { logoId = id; }));
+  $('#reference-files').addEventListener('change', (e) => handleFiles(e.target, (id) => { referenceIds = [...referenceIds, id]; }));
+
+  bindForm(form, async () => {
+    const saved = brandId ? await api('PATCH', `/api/brands/${brandId}`, values()) : await api('POST', '/api/brands', values());
+    if (!brandId) history.replaceState(null, '', `/brands/edit?id=${saved.id}`);
+    brandId = saved.id;
+    fill(saved);
+    toast('Brand saved.');
+  });
+  $('#duplicate').addEventListener('click', async () => {
+    const copy = await api('POST', `/api/brands/${brandId}/duplicate`, {});
+    location.assign(`/brands/edit?id=${copy.id}`);
+  });
+  $('#archive').addEventListener('click', async () => {
+    fill(await api('PATCH', `/api/brands/${brandId}`, { archived: !archived }));
+    toast(archived ? 'Brand archived.' : 'Brand restored.');
+  });
+  const dialog = $('#delete-dialog');
+  $('#delete').addEventListener('click', () => dialog.showModal());
+  $('#delete-cancel').addEventListener('click', () => dialog.close());
+  $('#delete-confirm').addEventListener('click', async () => {
+    await api('DELETE', `/api/brands/${brandId}`);
+    location.assign('/brands');
+  });
+}
+
+main().catch((e) => toast(e.message));
