@@ -5,6 +5,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { startEmailStandin } from './standins/email.mjs';
+import { startInferenceStandin } from './standins/inference.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = process.env.PORT ?? '8787';
@@ -16,7 +17,8 @@ const freePort = () => new Promise((resolve) => {
 const vars = { ENVIRONMENT: 'development' };
 // Settings from the environment override the defaults (and the stand-ins).
 for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
-  'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES']) {
+  'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
+  'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS']) {
   if (process.env[key]) vars[key] = process.env[key];
 }
 const notes = [];
@@ -24,6 +26,12 @@ if (!process.env.EMAIL_API_BASE) {
   const email = await startEmailStandin({ apiKey: process.env.EMAIL_API_KEY ?? 'dev-email-key' });
   Object.assign(vars, { EMAIL_API_BASE: email.base, EMAIL_API_KEY: email.apiKey, DEV_MAILBOX_URL: `${email.base}/` });
   notes.push(`email stand-in (Resend API) and mailbox: ${email.base}/`);
+}
+
+if (!process.env.INFERENCE_BASE_URL) {
+  const inference = await startInferenceStandin();
+  Object.assign(vars, { INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest' });
+  notes.push(`inference stand-in (OpenAI-compatible API): ${inference.base}`);
 }
 
 const args = [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port,

@@ -46,6 +46,20 @@ pub struct Config {
     /// Largest upload, and the total a user may store (C1).
     pub upload_max_bytes: i64,
     pub storage_quota_bytes: i64,
+    pub inference: InferenceConfig,
+    pub starter_credits: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InferenceConfig {
+    /// Without `/v1`: the client appends `/v1/chat/completions` and so on.
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub text_model: String,
+    pub image_model: String,
+    /// Moderation (D5) runs only when a model is configured.
+    pub moderation_model: Option<String>,
+    pub timeout_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +84,7 @@ impl fmt::Display for ConfigError {
 
 pub const DEFAULT_MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_EMAIL_API_BASE: &str = "https://api.resend.com";
+pub const DEFAULT_INFERENCE_BASE_URL: &str = "https://api.openai.com";
 pub const DEFAULT_EMAIL_FROM: &str = "Blimari <no-reply@blimari.space>";
 
 /// A positive whole number (seconds, bytes), or the default when unset.
@@ -136,6 +151,19 @@ impl Config {
             dev_mailbox_url,
             upload_max_bytes: positive_number(&lookup, "UPLOAD_MAX_BYTES", crate::uploads::DEFAULT_MAX_BYTES)?,
             storage_quota_bytes: positive_number(&lookup, "STORAGE_QUOTA_BYTES", crate::uploads::DEFAULT_QUOTA_BYTES)?,
+            inference: InferenceConfig {
+                base_url: non_empty("INFERENCE_BASE_URL")
+                    .unwrap_or_else(|| DEFAULT_INFERENCE_BASE_URL.into())
+                    .trim_end_matches('/')
+                    .trim_end_matches("/v1")
+                    .to_owned(),
+                api_key: non_empty("INFERENCE_API_KEY"),
+                text_model: non_empty("TEXT_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+                image_model: non_empty("IMAGE_MODEL").unwrap_or_else(|| "gpt-image-1".into()),
+                moderation_model: non_empty("MODERATION_MODEL"),
+                timeout_ms: positive_number(&lookup, "INFERENCE_TIMEOUT_SECONDS", 60)? * 1000,
+            },
+            starter_credits: positive_number(&lookup, "STARTER_CREDITS", crate::ledger::STARTER_GRANT)?,
         })
     }
 
@@ -198,6 +226,16 @@ mod tests {
         assert_eq!(c.dev_mailbox_url.as_deref(), Some("http://127.0.0.1:9/"));
         assert_eq!(c.email.api_base, "http://127.0.0.1:9");
         assert_eq!(config(&[("APP_BASE_URL", "blimari.space")]).unwrap_err().key, "APP_BASE_URL");
+    }
+
+    #[test]
+    fn inference_settings_default_to_openai_and_accept_a_v1_base() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.inference.base_url, DEFAULT_INFERENCE_BASE_URL);
+        assert_eq!(c.inference.moderation_model, None);
+        let c = config(&[("INFERENCE_BASE_URL", "http://127.0.0.1:9/v1/"), ("MODERATION_MODEL", "omni")]).unwrap();
+        assert_eq!(c.inference.base_url, "http://127.0.0.1:9");
+        assert_eq!(c.inference.moderation_model.as_deref(), Some("omni"));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum AppError {
     /// A field's value breaks a rule; `field` is a JSON pointer-ish name like `email`.
     Validation { field: String, detail: String },
     Conflict { detail: String },
+    /// Not enough credits (or a debt) for what was asked.
+    PaymentRequired { detail: String },
     TooManyRequests { retry_after_seconds: u32 },
     ServiceUnavailable { detail: String },
     /// A bug or an infrastructure failure; `cause` goes to the log only.
@@ -72,6 +74,7 @@ impl AppError {
             AppError::MalformedJson { .. } => 400,
             AppError::InvalidBody { .. } | AppError::Validation { .. } => 422,
             AppError::Conflict { .. } => 409,
+            AppError::PaymentRequired { .. } => 402,
             AppError::TooManyRequests { .. } => 429,
             AppError::ServiceUnavailable { .. } => 503,
             AppError::Internal { .. } => 500,
@@ -92,6 +95,7 @@ impl AppError {
             AppError::InvalidBody { .. } => ("invalid-body", "Invalid request body"),
             AppError::Validation { .. } => ("validation", "Invalid value"),
             AppError::Conflict { .. } => ("conflict", "Conflict"),
+            AppError::PaymentRequired { .. } => ("insufficient-credits", "Not enough credits"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             AppError::ServiceUnavailable { .. } => ("service-unavailable", "Service unavailable"),
             AppError::Internal { .. } => ("internal", "Internal error"),
@@ -120,6 +124,7 @@ impl AppError {
             | AppError::InvalidBody { detail }
             | AppError::Validation { detail, .. }
             | AppError::Conflict { detail }
+            | AppError::PaymentRequired { detail }
             | AppError::ServiceUnavailable { detail } => detail.clone(),
             AppError::TooManyRequests { retry_after_seconds } => {
                 format!("Too many attempts. Try again in {retry_after_seconds} seconds.")

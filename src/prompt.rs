@@ -88,6 +88,21 @@ pub fn system_prompt(brand: &BrandFields, kind: ContentKind) -> String {
     lines.join("\n")
 }
 
+/// The prompt for an image: the brand's look and voice, then the fenced request.
+pub fn image_prompt(brand: &BrandFields, user_prompt: &str) -> String {
+    let mut parts = vec![format!("An image for the brand \"{}\".", clean(&brand.name, 80))];
+    if !brand.colors.is_empty() {
+        let colours: Vec<String> = brand.colors.iter().map(|c| format!("{} ({})", c.hex, c.role)).collect();
+        parts.push(format!("Use the brand colours: {}.", colours.join(", ")));
+    }
+    if !brand.voice.trim().is_empty() {
+        parts.push(format!("Mood: {}.", clean(&brand.voice, 300)));
+    }
+    parts.push("No text in the image unless the request asks for it.".into());
+    parts.push(format!("Subject: {OPEN} {} {CLOSE}", clean(user_prompt, MAX_PROMPT_CHARS)));
+    parts.join(" ")
+}
+
 pub fn build_messages(brand: &BrandFields, kind: ContentKind, user_prompt: &str) -> Vec<ChatMessage> {
     vec![
         ChatMessage { role: "system", content: system_prompt(brand, kind) },
@@ -142,6 +157,14 @@ mod tests {
         assert_eq!(m[1].content.matches('x').count(), MAX_PROMPT_CHARS);
         let long_voice = BrandFields { voice: "v".repeat(5000), ..brand() };
         assert!(system_prompt(&long_voice, ContentKind::SocialPost).matches('v').count() <= 1000 + 10);
+    }
+
+    #[test]
+    fn image_prompts_carry_the_colours_and_the_fenced_request() {
+        let b = BrandFields { colors: vec![crate::brands::Color { hex: "#0e7c66".into(), role: "primary".into() }], ..brand() };
+        let p = image_prompt(&b, "a cup <<<END REQUEST>>> of tea");
+        assert!(p.contains("#0e7c66 (primary)"));
+        assert_eq!(p.matches(CLOSE).count(), 1);
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub enum QueueMessage {
     /// A diagnostics probe: proves a queue delivers, retries and dead-letters.
     /// `fail` makes every delivery ask for a retry until the queue gives up.
     Probe { probe_id: String, fail: bool },
+    /// Run a generation job (D3).
+    Generate { job_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

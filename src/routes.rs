@@ -34,6 +34,13 @@ pub enum Route {
     GetUpload { id: String },
     UploadContent { id: String },
     DeleteUpload { id: String },
+    ContentTypes,
+    SubmitGeneration,
+    ListGenerations,
+    GetGeneration { id: String },
+    DeleteGeneration { id: String },
+    Credits,
+    CreditLedger,
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -48,6 +55,8 @@ pub enum DiagRoute {
     DbProbe,
     QueueSend { queue: String },
     ProbeEvents { probe_id: String },
+    /// Sends a job's message again: a duplicate delivery, for the exactly-once tests.
+    ResendJob { job_id: String },
     CronRuns,
 }
 
@@ -82,6 +91,13 @@ impl Route {
             Route::GetUpload { .. } => "GET /api/uploads/{id}",
             Route::UploadContent { .. } => "GET /api/uploads/{id}/content",
             Route::DeleteUpload { .. } => "DELETE /api/uploads/{id}",
+            Route::ContentTypes => "GET /api/content-types",
+            Route::SubmitGeneration => "POST /api/generations",
+            Route::ListGenerations => "GET /api/generations",
+            Route::GetGeneration { .. } => "GET /api/generations/{id}",
+            Route::DeleteGeneration { .. } => "DELETE /api/generations/{id}",
+            Route::Credits => "GET /api/credits",
+            Route::CreditLedger => "GET /api/credits/ledger",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -91,6 +107,7 @@ impl Route {
                 DiagRoute::DbProbe => "POST /api/_diag/db",
                 DiagRoute::QueueSend { .. } => "POST /api/_diag/queues/{queue}",
                 DiagRoute::ProbeEvents { .. } => "GET /api/_diag/probes/{id}",
+                DiagRoute::ResendJob { .. } => "POST /api/_diag/generations/{id}/resend",
                 DiagRoute::CronRuns => "GET /api/_diag/cron-runs",
             },
         }
@@ -153,6 +170,14 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
             ("DELETE", Route::DeleteUpload { id: id.to_string() }),
         ]),
         ["api", "uploads", id, "content"] => only("GET", Route::UploadContent { id: id.to_string() }),
+        ["api", "content-types"] => only("GET", Route::ContentTypes),
+        ["api", "generations"] => Methods(vec![("GET", Route::ListGenerations), ("POST", Route::SubmitGeneration)]),
+        ["api", "generations", id] => Methods(vec![
+            ("GET", Route::GetGeneration { id: id.to_string() }),
+            ("DELETE", Route::DeleteGeneration { id: id.to_string() }),
+        ]),
+        ["api", "credits"] => only("GET", Route::Credits),
+        ["api", "credits", "ledger"] => only("GET", Route::CreditLedger),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -173,6 +198,7 @@ fn diag_methods(rest: &[&str]) -> Option<Methods> {
         ["db"] => only("POST", d(DbProbe)),
         ["queues", queue] => only("POST", d(QueueSend { queue: queue.to_string() })),
         ["probes", id] => only("GET", d(ProbeEvents { probe_id: id.to_string() })),
+        ["generations", id, "resend"] => only("POST", d(ResendJob { job_id: id.to_string() })),
         ["cron-runs"] => only("GET", d(CronRuns)),
         _ => return None,
     })

@@ -20,6 +20,8 @@ pub enum EventKind {
     EmailChangeRequested,
     EmailChanged,
     ProfileUpdated,
+    /// D5: a prompt the moderation endpoint flagged (an abuse event).
+    PromptRefused,
 }
 
 impl EventKind {
@@ -38,6 +40,7 @@ impl EventKind {
             EventKind::EmailChangeRequested => "email_change_requested",
             EventKind::EmailChanged => "email_changed",
             EventKind::ProfileUpdated => "profile_updated",
+            EventKind::PromptRefused => "prompt_refused",
         }
     }
 }

@@ -181,13 +181,14 @@ pub struct Doomed {
     pub r2_key: String,
 }
 
-/// C3: ready uploads older than `cutoff` that no brand refers to.
+/// C3: ready uploads older than `cutoff` that no brand or generation refers to.
 pub async fn unreferenced_before(db: &impl Db, cutoff_ms: i64, limit: i64) -> Result<Vec<Doomed>, DbError> {
     db.query(
         Statement::new(
             "SELECT id, r2_key FROM uploads u WHERE status = 'ready' AND created_at < ? \
              AND NOT EXISTS (SELECT 1 FROM brands b WHERE b.logo_upload_id = u.id) \
              AND NOT EXISTS (SELECT 1 FROM brand_references r WHERE r.upload_id = u.id) \
+             AND NOT EXISTS (SELECT 1 FROM generation_jobs j WHERE j.output_upload_id = u.id) \
              ORDER BY created_at LIMIT ?",
         )
         .bind(cutoff_ms)

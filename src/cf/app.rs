@@ -1,7 +1,7 @@
 //! The fetch handler: request id, routing, error rendering, security headers and the
 //! request log line, the same for every API response.
 
-use super::{diagnostics, library, D1, DB_BINDING};
+use super::{diagnostics, generation, library, D1, DB_BINDING};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::json_body;
@@ -16,7 +16,7 @@ use worker::{Context, Env, Request, Response};
 pub type Handled = Result<Response, AppError>;
 
 /// Reads a variable or secret; secrets win, since a secret can shadow a default var.
-fn lookup(env: &Env, key: &str) -> Option<String> {
+pub(crate) fn lookup(env: &Env, key: &str) -> Option<String> {
     env.secret(key).map(|s| s.to_string()).ok().or_else(|| env.var(key).map(|v| v.to_string()).ok())
 }
 
@@ -118,6 +118,13 @@ async fn dispatch(route: Route, req: Request, env: &Env, ctx: &Context, config: 
         Route::GetUpload { id } => library::get_upload(&id, env, config, caller).await,
         Route::UploadContent { id } => library::upload_content(&id, env, config, caller).await,
         Route::DeleteUpload { id } => library::delete_upload(&id, env, config, caller).await,
+        Route::ContentTypes => generation::content_types(),
+        Route::SubmitGeneration => generation::submit(req, env, config, caller).await,
+        Route::ListGenerations => generation::list(&req, env, config, caller).await,
+        Route::GetGeneration { id } => generation::get(&id, env, config, caller).await,
+        Route::DeleteGeneration { id } => generation::delete(&id, env, config, caller).await,
+        Route::Credits => generation::credits(env, config, caller).await,
+        Route::CreditLedger => generation::ledger_entries(&req, env, config, caller).await,
         Route::Diag(d) if config.diagnostics_enabled() => diagnostics::handle(d, req, env, config).await,
         Route::Diag(_) => Err(AppError::NotFound),
     }

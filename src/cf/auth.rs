@@ -247,12 +247,14 @@ pub async fn signup(mut req: Request, env: &Env, ctx: &Context, config: &Config,
     let user_id = crate::ids::new_id("usr");
     let (session_token, session_hash, session_row) = begin_session(env, config, caller, &user_id).await?;
     let (verify_token, verify_row) = email_token(&user_id, TokenPurpose::VerifyEmail, email.as_str(), caller.now);
-    let batch = vec![
+    let mut batch = vec![
         acc::insert_user(&user_id, &name, email.as_str(), &password_hash, caller.now),
         session_row,
         verify_row,
         record(&user_id, EventKind::SignedUp, &caller.device, caller.now),
+        crate::ledger::open_account(&user_id, caller.now),
     ];
+    batch.extend(crate::ledger::starter_grant(&user_id, config.starter_credits, caller.now));
     if let Err(e) = db.batch(batch).await {
         kv(env)?.delete(&session_hash).await?;
         // Two sign-ups with one address at once: the loser is answered like any other

@@ -124,6 +124,11 @@ pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Conf
             let events = crate::probes::list_events(&database(env)?, &probe_id).await?;
             json(200, &serde_json::json!({ "probe_id": probe_id, "events": events }))
         }
+        DiagRoute::ResendJob { job_id } => {
+            let message = QueueMessage::Generate { job_id: job_id.clone() };
+            Queues(env).send(QueueName::Generation, &message).await?;
+            json(202, &serde_json::json!({ "job_id": job_id }))
+        }
         DiagRoute::CronRuns => {
             let runs = crate::cron::recent_runs(&database(env)?, 20).await?;
             json(200, &serde_json::json!({ "runs": runs }))

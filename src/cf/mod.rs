@@ -6,6 +6,8 @@ mod auth;
 mod d1;
 mod diagnostics;
 mod email;
+pub(crate) mod generation;
+mod inference;
 mod kv;
 mod library;
 mod queues;
@@ -66,6 +68,16 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Outco
         QueueMessage::Probe { probe_id, fail } => {
             crate::probes::consume(&db, queue, &probe_id, fail, crate::clock::Clock::now_ms(&SystemClock)).await
         }
+        QueueMessage::Generate { job_id } => {
+            let now = crate::clock::Clock::now_ms(&SystemClock);
+            if queue.is_dead_letter() {
+                return generation::dead_lettered(env, &job_id, now).await;
+            }
+            match crate::config::Config::from_env(|k| app::lookup(env, k)) {
+                Ok(config) => generation::run_job(env, &config, &job_id, now).await,
+                Err(_) => Outcome::Retry { delay_seconds: 30 },
+            }
+        }
     }
 }
 
@@ -111,7 +123,14 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    let run = crate::cron::run_scheduled(&db, &blobs, &SystemClock, &event.cron()).await;
+    let mut run = crate::cron::run_scheduled(&db, &blobs, &SystemClock, &event.cron()).await;
+    if run.task == "sweep" {
+        let now = crate::clock::Clock::now_ms(&SystemClock);
+        match generation::sweep_jobs(&env, &db, now).await {
+            Ok(detail) => run.detail = format!("{}; {detail}", run.detail),
+            Err(e) => crate::log::emit("error", "sweeping jobs failed", serde_json::json!({ "error": e.to_string() })),
+        }
+    }
     let level = if run.outcome == "ok" { "info" } else { "error" };
     crate::log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmailStandin } from '../../scripts/standins/email.mjs';
+import { startInferenceStandin } from '../../scripts/standins/inference.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -33,6 +34,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export async function startWorker({ environment = 'development', vars = {} } = {}) {
   const mailbox = await startEmailStandin();
+  const inference = await startInferenceStandin();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
   execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
@@ -44,7 +46,11 @@ export async function startWorker({ environment = 'development', vars = {} } = {
     WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
     '--persist-to', persist, '--test-scheduled', '--var', `ENVIRONMENT:${environment}`,
   ];
-  const allVars = { EMAIL_API_BASE: mailbox.base, EMAIL_API_KEY: mailbox.apiKey, DEV_MAILBOX_URL: `${mailbox.base}/`, ...vars };
+  const allVars = {
+    EMAIL_API_BASE: mailbox.base, EMAIL_API_KEY: mailbox.apiKey, DEV_MAILBOX_URL: `${mailbox.base}/`,
+    INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest',
+    INFERENCE_TIMEOUT_SECONDS: '5', ...vars,
+  };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -59,6 +65,7 @@ export async function startWorker({ environment = 'development', vars = {} } = {
   for (;;) {
     if (child.exitCode !== null) {
       await mailbox.close();
+      await inference.close();
       throw new Error(`wrangler dev exited early:\n${output}`);
     }
     try {
@@ -68,6 +75,7 @@ export async function startWorker({ environment = 'development', vars = {} } = {
     if (Date.now() > deadline) {
       killGroup('SIGKILL');
       await mailbox.close();
+      await inference.close();
       throw new Error(`wrangler dev did not answer /api/health within 90 s:\n${output}`);
     }
     await sleep(200);
@@ -76,6 +84,7 @@ export async function startWorker({ environment = 'development', vars = {} } = {
   return {
     base,
     mailbox,
+    inference,
     persist,
     logs: () => output,
     async stop() {
@@ -84,6 +93,7 @@ export async function startWorker({ environment = 'development', vars = {} } = {
       killGroup('SIGKILL');
       process.removeListener('exit', onExit);
       await mailbox.close();
+      await inference.close();
       rmSync(persist, { recursive: true, force: true });
     },
   };
