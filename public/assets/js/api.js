@@ -11,8 +11,9 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, idempotencyKey) {
   const init = { method, headers: { accept: 'application/json' }, credentials: 'same-origin' };
+  if (idempotencyKey) init.headers['idempotency-key'] = idempotencyKey;
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);

@@ -14,8 +14,8 @@ function finish(message) {
   done.querySelector('h2, h1')?.focus();
 }
 
-const next = () => new URLSearchParams(location.search).get('next') || '/brands';
-const safeNext = () => (next().startsWith('/') && !next().startsWith('//') ? next() : '/brands');
+const next = () => new URLSearchParams(location.search).get('next') || '/studio';
+const safeNext = () => (next().startsWith('/') && !next().startsWith('//') ? next() : '/studio');
 
 if (page === 'signup') {
   bindForm(form, async (v) => {

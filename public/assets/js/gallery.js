@@ -1,0 +1,51 @@
+// The gallery (D7): outputs by brand, type and prompt text, with download, delete and
+// regenerate.
+import { api, currentUser } from './api.js';
+import { toast } from './ui.js';
+import { renderJob, follow } from './job-card.js';
+
+const $ = (s) => document.querySelector(s);
+let types = {};
+let cursor = null;
+
+const options = {
+  get types() { return types; },
+  onRegenerate: async (job) => {
+    const fresh = await api('POST', '/api/generations', { brand_id: job.brand_id, content_type: job.content_type, prompt: job.prompt });
+    const li = renderJob(fresh, options);
+    $('#gallery').prepend(li);
+    toast('Regenerating with the same settings.');
+    follow(fresh, li, options);
+  },
+  onDelete: async (job) => {
+    await api('DELETE', `/api/generations/${job.id}`);
+    document.getElementById(`job-${job.id}`)?.remove();
+    toast('Deleted.');
+  },
+};
+
+async function load(more = false) {
+  const f = new FormData($('#filters'));
+  const q = new URLSearchParams({ limit: '20' });
+  for (const [k, v] of f) if (v) q.set(k, v);
+  if (more && cursor) q.set('cursor', cursor);
+  const page = await api('GET', `/api/generations?${q}`);
+  const items = page.items.map((j) => renderJob(j, options));
+  if (more) $('#gallery').append(...items); else $('#gallery').replaceChildren(...items);
+  cursor = page.next_cursor;
+  $('#gallery-more').hidden = !cursor;
+  $('#gallery-empty').hidden = more || page.items.length > 0;
+}
+
+async function main() {
+  if (!(await currentUser())) return location.replace('/login?next=/gallery');
+  const [brands, ct] = await Promise.all([api('GET', '/api/brands?limit=100'), api('GET', '/api/content-types')]);
+  types = Object.fromEntries(ct.items.map((t) => [t.id, t]));
+  $('#f-brand').append(...brands.items.map((b) => new Option(b.name, b.id)));
+  $('#f-type').append(...ct.items.map((t) => new Option(t.name, t.id)));
+  $('#filters').addEventListener('submit', (e) => { e.preventDefault(); load().catch((err) => toast(err.message)); });
+  $('#gallery-more').addEventListener('click', () => load(true));
+  await load();
+}
+
+main().catch((e) => toast(e.message));

@@ -1,0 +1,65 @@
+// The studio in Chromium: the price is shown before submitting, the job card goes from
+// queued to done in place, the result shows the brand check, the header balance follows,
+// and the gallery lists the output.
+import { before, after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { launchBrowser, ARTIFACTS } from '../support/browser.mjs';
+import { startWorker } from '../support/worker.mjs';
+import { uniqueEmail } from '../support/client.mjs';
+
+let worker;
+let browser;
+before(async () => {
+  worker = await startWorker();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+test('a person generates a post in the studio and finds it in the gallery', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto(`${worker.base}/signup`);
+  await page.getByLabel('Name').fill('Studio User');
+  await page.getByLabel('Email').fill(uniqueEmail('studio'));
+  await page.getByLabel('Password').fill('studio passphrase ok');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL('**/brands?welcome=1');
+  await page.evaluate(() => fetch('/api/brands', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Fernleaf', voice: 'warm', words_to_use: ['cosy'], words_to_avoid: ['cheap'] }),
+  }));
+
+  await page.getByRole('link', { name: 'Studio' }).click();
+  await page.waitForURL('**/studio');
+  await page.getByLabel('Content type').selectOption('product_description');
+  assert.match(await page.locator('[data-price]').innerText(), /Costs 2 credits/);
+  assert.equal(await page.getByRole('button', { name: /^Generate/ }).innerText(), 'Generate · 2 credits');
+  await page.getByLabel('What should it say?').fill('Our new cosy winter blend');
+  await page.getByRole('button', { name: /^Generate/ }).click();
+
+  const card = page.locator('.job').first();
+  await card.locator('.badge', { hasText: 'Done' }).waitFor({ timeout: 30_000 });
+  assert.match(await card.locator('.job-output').innerText(), /^Fernleaf: Our new cosy winter blend/);
+  assert.equal(await card.locator('.brand-check').innerText(), 'Brand check passed');
+  await page.locator('[data-balance]', { hasText: '48 credits' }).waitFor();
+  await page.screenshot({ path: join(ARTIFACTS, 'studio.png'), fullPage: true });
+
+  await page.getByRole('link', { name: 'Gallery' }).click();
+  await page.waitForURL('**/gallery');
+  await page.locator('.job-output', { hasText: 'Our new cosy winter blend' }).waitFor();
+  await page.screenshot({ path: join(ARTIFACTS, 'gallery.png'), fullPage: true });
+
+  await page.getByRole('link', { name: 'Credits', exact: true }).click();
+  await page.waitForURL('**/credits');
+  await page.getByText('Spent on a generation').waitFor();
+  await page.screenshot({ path: join(ARTIFACTS, 'credits.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
