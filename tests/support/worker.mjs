@@ -32,7 +32,19 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Every worker gets its own email stand-in (`mailbox`), so tests can read what it sent.
  * @param {{ environment?: 'development' | 'production', vars?: Record<string, string> }} [options]
  */
-export async function startWorker({ environment = 'development', vars = {} } = {}) {
+export async function startWorker(options = {}) {
+  // A free port can be taken between choosing it and wrangler binding it (wrangler and
+  // workerd open more ports of their own while starting); try again with new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWorkerOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startWorkerOnce({ environment = 'development', vars = {} } = {}) {
   const mailbox = await startEmailStandin();
   const inference = await startInferenceStandin();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
