@@ -156,6 +156,53 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request, config: &Config) 
     json_body::parse(&bytes, limit)
 }
 
+/// `?cursor=` and `?limit=` (1–100) of a list request, plus the other query pairs.
+pub struct PageQuery {
+    pub cursor: Option<(i64, String)>,
+    pub limit: i64,
+    pub rest: Vec<(String, String)>,
+}
+
+impl PageQuery {
+    pub fn of(req: &Request, default_limit: i64) -> Result<PageQuery, AppError> {
+        let url = req.url().map_err(AppError::internal)?;
+        let mut page = PageQuery { cursor: None, limit: default_limit, rest: Vec::new() };
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "cursor" => {
+                    page.cursor = Some(
+                        crate::accounts::decode_cursor(&v).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?,
+                    )
+                }
+                "limit" => {
+                    page.limit = v
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| (1..=100).contains(n))
+                        .ok_or_else(|| AppError::validation("limit", "Use a limit from 1 to 100."))?
+                }
+                _ => page.rest.push((k.into_owned(), v.into_owned())),
+            }
+        }
+        Ok(page)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.rest.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// The cursor of the next page: the last item's `(created_at, id)` when the page is full.
+    pub fn next_cursor<T>(&self, items: &[T], key: impl Fn(&T) -> (i64, &str)) -> Option<String> {
+        if items.len() as i64 != self.limit {
+            return None;
+        }
+        items.last().map(|i| {
+            let (at, id) = key(i);
+            crate::accounts::encode_cursor(at, id)
+        })
+    }
+}
+
 pub fn database(env: &Env) -> Result<D1, AppError> {
     env.d1(DB_BINDING).map(D1).map_err(AppError::internal)
 }

@@ -604,20 +604,9 @@ pub async fn revoke_session(id: &str, env: &Env, config: &Config, caller: &Calle
 /// A5: the user's security events, newest first, 50 a page with a `cursor`.
 pub async fn activity(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
     let me = authenticate(env, config, caller, false).await?;
-    let url = req.url().map_err(AppError::internal)?;
-    let mut cursor = None;
-    let mut limit = 50;
-    for (key, value) in url.query_pairs() {
-        match key.as_ref() {
-            "cursor" => cursor = Some(acc::decode_cursor(&value).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?),
-            "limit" => {
-                limit = value.parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| AppError::validation("limit", "Use a limit from 1 to 100."))?
-            }
-            _ => {}
-        }
-    }
-    let items = acc::activity_page(&database(env)?, &me.user_id, cursor.as_ref().map(|(at, id)| (*at, id.as_str())), limit).await?;
-    let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|e| acc::encode_cursor(e.created_at, &e.id))).flatten();
+    let page = super::app::PageQuery::of(req, 50)?;
+    let items = acc::activity_page(&database(env)?, &me.user_id, page.cursor.as_ref().map(|(at, id)| (*at, id.as_str())), page.limit).await?;
+    let next_cursor = page.next_cursor(&items, |e| (e.created_at, e.id.as_str()));
     json(200, &serde_json::json!({ "items": items, "next_cursor": next_cursor }))
 }
 

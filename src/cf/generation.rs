@@ -2,12 +2,11 @@
 //! submit (hold + outbox), the queue consumer (claim, provider call, capture or release,
 //! each exactly once), the dead-letter consumer, and the gallery.
 
-use super::app::{database, json, read_json, Handled};
+use super::app::{database, json, read_json, Handled, PageQuery};
 use super::auth::{authenticate, Caller};
 use super::inference::OpenAiCompatible;
 use super::queues::Queues;
 use super::{R2, BLOBS_BINDING};
-use crate::accounts::{decode_cursor, encode_cursor};
 use crate::brand_check::{self, BrandCheck};
 use crate::brands::{self, BrandFields};
 use crate::config::Config;
@@ -57,8 +56,8 @@ struct LedgerEntry {
 
 pub async fn ledger_entries(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
     let me = authenticate(env, config, caller, false).await?;
-    let (cursor, limit) = cursor_and_limit(req)?;
-    let (at, id) = cursor.unwrap_or((i64::MAX, String::new()));
+    let page = PageQuery::of(req, 20)?;
+    let (at, id) = page.cursor.clone().unwrap_or((i64::MAX, String::new()));
     let items: Vec<LedgerEntry> = database(env)?
         .query(
             Statement::new(
@@ -69,29 +68,11 @@ pub async fn ledger_entries(req: &Request, env: &Env, config: &Config, caller: &
             .bind(at)
             .bind(at)
             .bind(id)
-            .bind(limit),
+            .bind(page.limit),
         )
         .await?;
-    let next = (items.len() as i64 == limit).then(|| items.last().map(|e| encode_cursor(e.created_at, &e.id))).flatten();
+    let next = page.next_cursor(&items, |e| (e.created_at, e.id.as_str()));
     json(200, &serde_json::json!({ "items": items, "next_cursor": next }))
-}
-
-fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, AppError> {
-    Ok(req.url().map_err(AppError::internal)?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-}
-
-fn cursor_and_limit(req: &Request) -> Result<(Option<(i64, String)>, i64), AppError> {
-    let (mut cursor, mut limit) = (None, 20);
-    for (k, v) in query_pairs(req)? {
-        match k.as_str() {
-            "cursor" => cursor = Some(decode_cursor(&v).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?),
-            "limit" => {
-                limit = v.parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| AppError::validation("limit", "Use a limit from 1 to 100."))?
-            }
-            _ => {}
-        }
-    }
-    Ok((cursor, limit))
 }
 
 // ---- the job as the API shows it ------------------------------------------------------------
@@ -292,12 +273,10 @@ pub async fn get(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handl
 
 pub async fn list(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
     let me = authenticate(env, config, caller, false).await?;
-    let (cursor, limit) = cursor_and_limit(req)?;
-    let pairs = query_pairs(req)?;
-    let get = |k: &str| pairs.iter().find(|(key, v)| key == k && !v.is_empty()).map(|(_, v)| v.as_str());
-    let filter = jobs::ListFilter { brand_id: get("brand_id"), content_type: get("content_type"), query: get("q") };
-    let items = jobs::list(&database(env)?, &me.user_id, &filter, cursor, limit).await?;
-    let next = (items.len() as i64 == limit).then(|| items.last().map(|j| encode_cursor(j.created_at, &j.id))).flatten();
+    let page = PageQuery::of(req, 20)?;
+    let filter = jobs::ListFilter { brand_id: page.get("brand_id"), content_type: page.get("content_type"), query: page.get("q") };
+    let items = jobs::list(&database(env)?, &me.user_id, &filter, page.cursor.clone(), page.limit).await?;
+    let next = page.next_cursor(&items, |j| (j.created_at, j.id.as_str()));
     let views: Vec<_> = items.iter().map(view).collect();
     json(200, &serde_json::json!({ "items": views, "next_cursor": next }))
 }

@@ -1,10 +1,9 @@
 //! Brands and uploads over HTTP (B1, B4, C1–C3). Every query is scoped to the signed-in
 //! user, so another user's brand or file answers 404 exactly like a missing one.
 
-use super::app::{database, json, read_json, Handled};
+use super::app::{database, json, read_json, Handled, PageQuery};
 use super::auth::{authenticate, Caller};
 use super::{R2, BLOBS_BINDING};
-use crate::accounts::{decode_cursor, encode_cursor};
 use crate::brands::{self, Brand, BrandFields, BrandInput};
 use crate::config::Config;
 use crate::db::{Db, Statement};
@@ -17,26 +16,6 @@ use worker::{Env, FormEntry, Request, Response};
 
 fn blobs(env: &Env) -> Result<R2, AppError> {
     env.bucket(BLOBS_BINDING).map(R2).map_err(AppError::internal)
-}
-
-/// `cursor` and `limit` (1–100, default 20) from the query string, plus other pairs.
-fn page_params(req: &Request) -> Result<(Option<(i64, String)>, i64, Vec<(String, String)>), AppError> {
-    let url = req.url().map_err(AppError::internal)?;
-    let (mut cursor, mut limit, mut rest) = (None, 20, Vec::new());
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "cursor" => cursor = Some(decode_cursor(&v).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?),
-            "limit" => {
-                limit = v.parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| AppError::validation("limit", "Use a limit from 1 to 100."))?
-            }
-            _ => rest.push((k.into_owned(), v.into_owned())),
-        }
-    }
-    Ok((cursor, limit, rest))
-}
-
-fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> (i64, &str)) -> Option<String> {
-    (items.len() as i64 == limit).then(|| items.last().map(|i| { let (at, id) = key(i); encode_cursor(at, id) })).flatten()
 }
 
 // ---- brands ------------------------------------------------------------------------------
@@ -61,10 +40,10 @@ async fn brand_or_404(db: &impl Db, user_id: &str, id: &str) -> Result<Brand, Ap
 
 pub async fn list_brands(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
     let me = authenticate(env, config, caller, false).await?;
-    let (cursor, limit, rest) = page_params(req)?;
-    let archived = rest.iter().any(|(k, v)| k == "archived" && v == "true");
-    let items = brands::list_brands(&database(env)?, &me.user_id, archived, cursor, limit).await?;
-    let next = next_cursor(&items, limit, |b| (b.created_at, b.id.as_str()));
+    let page = PageQuery::of(req, 20)?;
+    let archived = page.get("archived") == Some("true");
+    let items = brands::list_brands(&database(env)?, &me.user_id, archived, page.cursor.clone(), page.limit).await?;
+    let next = page.next_cursor(&items, |b| (b.created_at, b.id.as_str()));
     json(200, &serde_json::json!({ "items": items, "next_cursor": next }))
 }
 
@@ -168,10 +147,10 @@ fn view(upload: &Upload) -> UploadView<'_> {
 
 pub async fn list_uploads(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
     let me = authenticate(env, config, caller, false).await?;
-    let (cursor, limit, _) = page_params(req)?;
+    let page = PageQuery::of(req, 20)?;
     let db = database(env)?;
-    let items = uploads::list_ready(&db, &me.user_id, cursor, limit).await?;
-    let next = next_cursor(&items, limit, |u| (u.created_at, u.id.as_str()));
+    let items = uploads::list_ready(&db, &me.user_id, page.cursor.clone(), page.limit).await?;
+    let next = page.next_cursor(&items, |u| (u.created_at, u.id.as_str()));
     let usage = uploads::usage(&db, &me.user_id, config.storage_quota_bytes).await?;
     let items: Vec<_> = items.iter().map(view).collect();
     json(200, &serde_json::json!({ "items": items, "next_cursor": next, "usage": usage }))

@@ -1,33 +1,22 @@
 // Accounts through the real pages in Chromium: sign up, sign out, sign in, change the
 // password, and revoke another session, with no console errors on the way.
-import { before, after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { launchBrowser, ARTIFACTS } from '../support/browser.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { browserSuite, ARTIFACTS } from '../support/browser.mjs';
 import { Client, uniqueEmail } from '../support/client.mjs';
 
-let worker;
-let browser;
-
-before(async () => {
-  worker = await startWorker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await worker?.stop();
-});
+const suite = browserSuite();
 
 test('a person signs up, signs out, signs in, changes the password and revokes another session', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(e.message));
   const email = uniqueEmail('browser');
 
-  await page.goto(`${worker.base}/`);
+  await page.goto(`${suite.worker.base}/`);
   await page.getByRole('link', { name: 'Start free' }).click();
   await page.waitForURL('**/signup');
   await page.getByLabel('Name').fill('Grace Hopper');
@@ -53,10 +42,10 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
   await page.getByLabel('Password').fill('compilers all the way down');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL('**/studio');
-  await page.goto(`${worker.base}/settings`);
+  await page.goto(`${suite.worker.base}/settings`);
 
   // Another device signs in; this one revokes it from the sessions list.
-  const other = new Client(worker.base);
+  const other = new Client(suite.worker.base);
   assert.equal((await other.login(email, 'compilers all the way down')).status, 200);
   await page.reload();
   const revoke = page.getByRole('button', { name: /Revoke session on/ });
@@ -70,7 +59,7 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
   await page.locator('#new_password').fill('nanoseconds are short');
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.locator('.toast', { hasText: /^Password changed/ }).waitFor();
-  assert.equal((await new Client(worker.base).login(email, 'nanoseconds are short')).status, 200);
+  assert.equal((await new Client(suite.worker.base).login(email, 'nanoseconds are short')).status, 200);
   await page.getByRole('heading', { name: 'Recent activity' }).scrollIntoViewIfNeeded();
   await page.getByText('Password changed', { exact: true }).first().waitFor();
   await page.screenshot({ path: join(ARTIFACTS, 'settings-after.png'), fullPage: true });
@@ -80,8 +69,8 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
 });
 
 test('a wrong password shows the problem next to the form, keeping what was typed', async () => {
-  const page = await browser.newPage();
-  await page.goto(`${worker.base}/login`);
+  const page = await suite.browser.newPage();
+  await page.goto(`${suite.worker.base}/login`);
   await page.getByLabel('Email').fill('nobody@example.com');
   await page.getByLabel('Password').fill('not the password');
   await page.getByRole('button', { name: 'Sign in' }).click();

@@ -1,31 +1,18 @@
 // The brand editor in Chromium: create a brand with colours and a logo upload, see the
 // logo's preview, save, and find it in the list with its logo.
-import { before, after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { launchBrowser, ARTIFACTS } from '../support/browser.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { browserSuite, newPage, ARTIFACTS } from '../support/browser.mjs';
 import { uniqueEmail } from '../support/client.mjs';
 import { makePng } from '../support/png.mjs';
 
-let worker;
-let browser;
-before(async () => {
-  worker = await startWorker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await worker?.stop();
-});
+const suite = browserSuite();
 
 test('a person creates a brand with a logo upload and sees the logo preview', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(e.message));
+  const { page, errors } = await newPage(suite.browser);
 
-  await page.goto(`${worker.base}/signup`);
+  await page.goto(`${suite.worker.base}/signup`);
   await page.getByLabel('Name').fill('Brand Maker');
   await page.getByLabel('Email').fill(uniqueEmail('brands'));
   await page.getByLabel('Password').fill('brand new passphrase');

@@ -1,32 +1,19 @@
 // The public pages in Debian's Chromium: they render, have no console errors (which is
 // also where CSP violations show), work at phone width, and the privacy page carries
 // the whole published policy. Screenshots go to test-artifacts/ for a person to look at.
-import { before, after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, ARTIFACTS } from '../support/browser.mjs';
-import { startWorker, ROOT } from '../support/worker.mjs';
+import { browserSuite, newPage, ARTIFACTS } from '../support/browser.mjs';
+import { ROOT } from '../support/worker.mjs';
 
-let worker;
-let browser;
-
-before(async () => {
-  worker = await startWorker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await worker?.stop();
-});
+const suite = browserSuite();
 
 /** Opens a page and collects console errors and uncaught exceptions. */
 async function open(path, viewport = { width: 1280, height: 900 }) {
-  const page = await browser.newPage({ viewport });
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(e.message));
-  const res = await page.goto(worker.base + path, { waitUntil: 'load' });
+  const { page, errors } = await newPage(suite.browser, viewport);
+  const res = await page.goto(suite.worker.base + path, { waitUntil: 'load' });
   return { page, res, errors };
 }
 

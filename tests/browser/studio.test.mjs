@@ -1,31 +1,18 @@
 // The studio in Chromium: the price is shown before submitting, the job card goes from
 // queued to done in place, the result shows the brand check, the header balance follows,
 // and the gallery lists the output.
-import { before, after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { launchBrowser, ARTIFACTS } from '../support/browser.mjs';
-import { startWorker } from '../support/worker.mjs';
+import { browserSuite, newPage, ARTIFACTS } from '../support/browser.mjs';
 import { uniqueEmail } from '../support/client.mjs';
 
-let worker;
-let browser;
-before(async () => {
-  worker = await startWorker();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await worker?.stop();
-});
+const suite = browserSuite();
 
 test('a person generates a post in the studio and finds it in the gallery', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(e.message));
+  const { page, errors } = await newPage(suite.browser);
 
-  await page.goto(`${worker.base}/signup`);
+  await page.goto(`${suite.worker.base}/signup`);
   await page.getByLabel('Name').fill('Studio User');
   await page.getByLabel('Email').fill(uniqueEmail('studio'));
   await page.getByLabel('Password').fill('studio passphrase ok');

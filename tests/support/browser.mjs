@@ -1,8 +1,9 @@
 // Debian's Chromium through playwright-core, with the flags that work offline as root.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
-import { ROOT } from './worker.mjs';
+import { ROOT, startWorker } from './worker.mjs';
 
 /** Screenshots land here for a person to look at (not committed). */
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -14,4 +15,30 @@ export function launchBrowser() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/**
+ * Registers before/after hooks that start a worker and a browser for one test file and
+ * always stop both. Read `suite.worker` and `suite.browser` inside tests.
+ */
+export function browserSuite(workerOptions = {}) {
+  const suite = {};
+  before(async () => {
+    suite.worker = await startWorker(workerOptions);
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.worker?.stop();
+  });
+  return suite;
+}
+
+/** A new page that records console errors and uncaught exceptions in `errors`. */
+export async function newPage(browser, viewport = { width: 1280, height: 900 }) {
+  const page = await browser.newPage({ viewport });
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  return { page, errors };
 }
