@@ -57,6 +57,8 @@ pub enum DiagRoute {
     ProbeEvents { probe_id: String },
     /// Sends a job's message again: a duplicate delivery, for the exactly-once tests.
     ResendJob { job_id: String },
+    /// Puts a job's message on the dead-letter queue, as Queues does after the last retry.
+    DeadLetterJob { job_id: String },
     CronRuns,
 }
 
@@ -108,6 +110,7 @@ impl Route {
                 DiagRoute::QueueSend { .. } => "POST /api/_diag/queues/{queue}",
                 DiagRoute::ProbeEvents { .. } => "GET /api/_diag/probes/{id}",
                 DiagRoute::ResendJob { .. } => "POST /api/_diag/generations/{id}/resend",
+                DiagRoute::DeadLetterJob { .. } => "POST /api/_diag/generations/{id}/dead-letter",
                 DiagRoute::CronRuns => "GET /api/_diag/cron-runs",
             },
         }
@@ -199,6 +202,7 @@ fn diag_methods(rest: &[&str]) -> Option<Methods> {
         ["queues", queue] => only("POST", d(QueueSend { queue: queue.to_string() })),
         ["probes", id] => only("GET", d(ProbeEvents { probe_id: id.to_string() })),
         ["generations", id, "resend"] => only("POST", d(ResendJob { job_id: id.to_string() })),
+        ["generations", id, "dead-letter"] => only("POST", d(DeadLetterJob { job_id: id.to_string() })),
         ["cron-runs"] => only("GET", d(CronRuns)),
         _ => return None,
     })

@@ -124,14 +124,17 @@ pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Conf
             let events = crate::probes::list_events(&database(env)?, &probe_id).await?;
             json(200, &serde_json::json!({ "probe_id": probe_id, "events": events }))
         }
-        DiagRoute::ResendJob { job_id } => {
-            let message = QueueMessage::Generate { job_id: job_id.clone() };
-            Queues(env).send(QueueName::Generation, &message).await?;
-            json(202, &serde_json::json!({ "job_id": job_id }))
-        }
+        DiagRoute::ResendJob { job_id } => send_job(env, QueueName::Generation, job_id).await,
+        DiagRoute::DeadLetterJob { job_id } => send_job(env, QueueName::GenerationDeadLetter, job_id).await,
         DiagRoute::CronRuns => {
             let runs = crate::cron::recent_runs(&database(env)?, 20).await?;
             json(200, &serde_json::json!({ "runs": runs }))
         }
     }
+}
+
+/// Sends a job's message to `queue`: a duplicate delivery, or a dead-lettering.
+async fn send_job(env: &Env, queue: QueueName, job_id: String) -> Handled {
+    Queues(env).send(queue, &QueueMessage::Generate { job_id: job_id.clone() }).await?;
+    json(202, &serde_json::json!({ "job_id": job_id, "queue": queue.short() }))
 }

@@ -127,6 +127,20 @@ describe('generation', () => {
     assert.deepEqual(await credits(c), { balance: 50, held: 0, debt: 0, low_balance: false });
   });
 
+  test('a job whose message reaches the dead-letter queue fails and releases its hold, once', async () => {
+    const c = await user();
+    // The provider hangs, so the job sits in `running` while its message is dead-lettered.
+    const { id } = (await submit(c, 'product_description', 'Never arrives #timeout-9')).body;
+    await eventually(async () => (await c.get(`/api/generations/${id}`)).body.status === 'running', { what: 'the job to start' });
+    await fetch(`${worker.base}/api/_diag/generations/${id}/dead-letter`, { method: 'POST' });
+    await fetch(`${worker.base}/api/_diag/generations/${id}/dead-letter`, { method: 'POST' });
+    const job = await finished(c, id);
+    assert.equal(job.status, 'failed');
+    assert.match(job.failure_reason, /after several attempts/);
+    assert.deepEqual(await credits(c), { balance: 50, held: 0, debt: 0, low_balance: false });
+    assert.deepEqual(await ledgerKinds(c), ['grant', 'hold', 'release']);
+  });
+
   test('the brand check reports the exact words that broke a rule', async () => {
     const c = await user();
     const job = await finished(c, (await submit(c, 'social_post', 'Say it is cheap')).body.id);
