@@ -91,10 +91,12 @@ pub struct Job {
     pub output_text: Option<String>,
     pub output_upload_id: Option<String>,
     pub brand_check: Option<String>,
+    /// 0 or 1 (a portable boolean).
+    pub favorite: i64,
 }
 
 const COLUMNS: &str = "id, user_id, brand_id, brand_snapshot, content_type, prompt, price, status, attempts, request_hash, \
-    created_at, started_at, finished_at, failure_reason, model, tokens_in, tokens_out, output_text, output_upload_id, brand_check";
+    created_at, started_at, finished_at, failure_reason, model, tokens_in, tokens_out, output_text, output_upload_id, brand_check, favorite";
 
 pub struct NewJob<'a> {
     pub id: &'a str,
@@ -145,6 +147,7 @@ pub struct ListFilter<'a> {
     pub brand_id: Option<&'a str>,
     pub content_type: Option<&'a str>,
     pub query: Option<&'a str>,
+    pub favorites_only: bool,
 }
 
 pub async fn list(db: &impl Db, user_id: &str, filter: &ListFilter<'_>, before: Option<(i64, String)>, limit: i64) -> Result<Vec<Job>, DbError> {
@@ -153,7 +156,7 @@ pub async fn list(db: &impl Db, user_id: &str, filter: &ListFilter<'_>, before: 
     db.query(
         Statement::new(format!(
             "SELECT {COLUMNS} FROM generation_jobs WHERE user_id = ? \
-             AND (? IS NULL OR brand_id = ?) AND (? IS NULL OR content_type = ?) AND (? IS NULL OR prompt LIKE ? ESCAPE '\\') \
+             AND (? IS NULL OR brand_id = ?) AND (? IS NULL OR content_type = ?) AND (? IS NULL OR prompt LIKE ? ESCAPE '\\') AND (? = 0 OR favorite = 1) \
              AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?"
         ))
         .bind(user_id)
@@ -163,6 +166,7 @@ pub async fn list(db: &impl Db, user_id: &str, filter: &ListFilter<'_>, before: 
         .bind(filter.content_type)
         .bind(like.clone())
         .bind(like)
+        .bind(filter.favorites_only)
         .bind(at)
         .bind(at)
         .bind(id)
@@ -193,6 +197,10 @@ pub async fn claim(db: &impl Db, id: &str, now_ms: i64) -> Result<Option<Job>, D
 /// Back to the queue after a transient failure (the message is retried with a delay).
 pub fn requeue(id: &str) -> Statement {
     Statement::new("UPDATE generation_jobs SET status = 'queued', lease_until = NULL WHERE id = ? AND status = 'running'").bind(id)
+}
+
+pub fn set_favorite(id: &str, user_id: &str, favorite: bool) -> Statement {
+    Statement::new("UPDATE generation_jobs SET favorite = ? WHERE id = ? AND user_id = ?").bind(favorite).bind(id).bind(user_id)
 }
 
 pub fn mark_enqueued(id: &str, now_ms: i64) -> Statement {

@@ -38,6 +38,7 @@ pub enum Route {
     SubmitGeneration,
     ListGenerations,
     GetGeneration { id: String },
+    UpdateGeneration { id: String },
     DeleteGeneration { id: String },
     Credits,
     CreditLedger,
@@ -97,6 +98,7 @@ impl Route {
             Route::SubmitGeneration => "POST /api/generations",
             Route::ListGenerations => "GET /api/generations",
             Route::GetGeneration { .. } => "GET /api/generations/{id}",
+            Route::UpdateGeneration { .. } => "PATCH /api/generations/{id}",
             Route::DeleteGeneration { .. } => "DELETE /api/generations/{id}",
             Route::Credits => "GET /api/credits",
             Route::CreditLedger => "GET /api/credits/ledger",
@@ -177,6 +179,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "generations"] => Methods(vec![("GET", Route::ListGenerations), ("POST", Route::SubmitGeneration)]),
         ["api", "generations", id] => Methods(vec![
             ("GET", Route::GetGeneration { id: id.to_string() }),
+            ("PATCH", Route::UpdateGeneration { id: id.to_string() }),
             ("DELETE", Route::DeleteGeneration { id: id.to_string() }),
         ]),
         ["api", "credits"] => only("GET", Route::Credits),

@@ -122,6 +122,7 @@ async fn dispatch(route: Route, req: Request, env: &Env, ctx: &Context, config: 
         Route::SubmitGeneration => generation::submit(req, env, config, caller).await,
         Route::ListGenerations => generation::list(&req, env, config, caller).await,
         Route::GetGeneration { id } => generation::get(&id, env, config, caller).await,
+        Route::UpdateGeneration { id } => generation::update(&id, req, env, config, caller).await,
         Route::DeleteGeneration { id } => generation::delete(&id, env, config, caller).await,
         Route::Credits => generation::credits(env, config, caller).await,
         Route::CreditLedger => generation::ledger_entries(&req, env, config, caller).await,

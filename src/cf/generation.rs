@@ -95,6 +95,7 @@ struct JobView<'a> {
     tokens_out: Option<i64>,
     output: Option<serde_json::Value>,
     brand_check: Option<BrandCheck>,
+    favorite: bool,
     /// A hint for pollers: how long to wait before asking again.
     poll_after_ms: Option<i64>,
 }
@@ -124,6 +125,7 @@ fn view(job: &Job) -> JobView<'_> {
         tokens_out: job.tokens_out,
         output,
         brand_check: job.brand_check.as_deref().and_then(|s| serde_json::from_str::<BrandCheck>(s).ok()),
+        favorite: job.favorite == 1,
         poll_after_ms: (!job.status.is_terminal()).then_some(1000),
     }
 }
@@ -274,11 +276,34 @@ pub async fn get(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handl
 pub async fn list(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
     let me = authenticate(env, config, caller, false).await?;
     let page = PageQuery::of(req, 20)?;
-    let filter = jobs::ListFilter { brand_id: page.get("brand_id"), content_type: page.get("content_type"), query: page.get("q") };
+    let filter = jobs::ListFilter {
+        brand_id: page.get("brand_id"),
+        content_type: page.get("content_type"),
+        query: page.get("q"),
+        favorites_only: page.get("favorite") == Some("true"),
+    };
     let items = jobs::list(&database(env)?, &me.user_id, &filter, page.cursor.clone(), page.limit).await?;
     let next = page.next_cursor(&items, |j| (j.created_at, j.id.as_str()));
     let views: Vec<_> = items.iter().map(view).collect();
     json(200, &serde_json::json!({ "items": views, "next_cursor": next }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    favorite: bool,
+}
+
+/// D7: marks a generation as a favourite (or not).
+pub async fn update(id: &str, mut req: Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, true).await?;
+    let body: UpdateBody = read_json(&mut req, config).await?;
+    let db = database(env)?;
+    if db.run(jobs::set_favorite(id, &me.user_id, body.favorite)).await?.changes == 0 {
+        return Err(AppError::NotFound);
+    }
+    let job = jobs::find(&db, &me.user_id, id).await?.ok_or(AppError::NotFound)?;
+    json(200, &view(&job))
 }
 
 /// Deletes a finished generation and its image; a running one cannot be deleted yet.

@@ -198,13 +198,18 @@ describe('Idempotency-Key', () => {
 });
 
 describe('isolation', () => {
-  test("another user's jobs answer 404 and never appear in lists", async () => {
+  test("another user's jobs answer 404 and never appear in lists; favourites are the owner's", async () => {
     const a = await user();
     const b = await user();
     const job = await finished(a, (await submit(a, 'social_post', 'Mine')).body.id);
     assertProblem(await b.get(`/api/generations/${job.id}`), 404);
     assertProblem(await b.delete(`/api/generations/${job.id}`), 404);
     assert.deepEqual((await b.get('/api/generations')).body.items, []);
+    assertProblem(await b.patch(`/api/generations/${job.id}`, { favorite: true }), 404);
+    assert.equal((await a.patch(`/api/generations/${job.id}`, { favorite: true })).body.favorite, true);
+    assert.deepEqual((await a.get('/api/generations?favorite=true')).body.items.map((j) => j.id), [job.id]);
+    assert.equal((await a.patch(`/api/generations/${job.id}`, { favorite: false })).body.favorite, false);
+    assert.deepEqual((await a.get('/api/generations?favorite=true')).body.items, []);
     assert.equal((await a.delete(`/api/generations/${job.id}`)).status, 204);
     assertProblem(await a.get(`/api/generations/${job.id}`), 404);
   });

@@ -17,6 +17,10 @@ const options = {
     toast('Regenerating with the same settings.');
     follow(fresh, li, options);
   },
+  onFavorite: async (job) => {
+    const updated = await api('PATCH', `/api/generations/${job.id}`, { favorite: !job.favorite });
+    document.getElementById(`job-${job.id}`)?.replaceWith(renderJob(updated, options));
+  },
   onDelete: async (job) => {
     await api('DELETE', `/api/generations/${job.id}`);
     document.getElementById(`job-${job.id}`)?.remove();
@@ -27,7 +31,7 @@ const options = {
 async function load(more = false) {
   const f = new FormData($('#filters'));
   const q = new URLSearchParams({ limit: '20' });
-  for (const [k, v] of f) if (v) q.set(k, v);
+  for (const [k, v] of f) if (v) q.set(k, v === 'on' ? 'true' : v);
   if (more && cursor) q.set('cursor', cursor);
   const page = await api('GET', `/api/generations?${q}`);
   const items = page.items.map((j) => renderJob(j, options));

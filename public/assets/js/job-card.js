@@ -13,7 +13,7 @@ function elapsed(job) {
   return `${Math.max(0, Math.round((end - start) / 1000))} s`;
 }
 
-export function renderJob(job, { types = {}, onRegenerate, onDelete } = {}) {
+export function renderJob(job, { types = {}, onRegenerate, onDelete, onFavorite } = {}) {
   const badgeClass = { succeeded: 'success', failed: 'danger', running: 'warning', queued: '' }[job.status];
   const head = el('div', { className: 'job-head' },
     el('span', { className: `badge ${badgeClass}`, textContent: STATUS[job.status] }),
@@ -44,6 +44,12 @@ export function renderJob(job, { types = {}, onRegenerate, onDelete } = {}) {
       el('strong', { textContent: job.brand_check.passed ? 'Brand check passed' : 'Brand check failed' }));
     if (!job.brand_check.passed) check.append(el('ul', {}, ...job.brand_check.problems.map((p) => el('li', { textContent: p }))));
     body.append(check);
+  }
+  if (job.status === 'succeeded' && onFavorite) {
+    const star = el('button', { type: 'button', className: `button${job.favorite ? ' active' : ''}`, textContent: job.favorite ? '★ Favourite' : '☆ Favourite' });
+    star.setAttribute('aria-pressed', String(job.favorite));
+    star.addEventListener('click', () => onFavorite(job));
+    actions.append(star);
   }
   if (job.status === 'succeeded' || job.status === 'failed') {
     if (onRegenerate) {
