@@ -142,11 +142,30 @@ pub async fn purge_expired(db: &impl crate::db::Db, now_ms: i64) -> Result<Vec<(
     Ok(purged)
 }
 
-/// The sweeper: finishes upload writes and deletes that a dying worker left halfway.
-pub async fn sweep(db: &impl crate::db::Db, blobs: &impl crate::ports::Blobs, now_ms: i64) -> Result<String, crate::db::DbError> {
+/// The sweeper: finishes upload writes and deletes that a dying worker left halfway,
+/// re-queues generation jobs whose worker died (lease over), and sends the outbox.
+pub async fn sweep(
+    db: &impl crate::db::Db,
+    blobs: &impl crate::ports::Blobs,
+    queues: &impl crate::ports::Jobs,
+    now_ms: i64,
+) -> Result<String, crate::db::DbError> {
     let interrupted = crate::uploads::interrupted(db, now_ms, 100).await?;
     let removed = crate::uploads::remove(db, blobs, &interrupted, now_ms).await?;
-    Ok(format!("interrupted uploads removed: {removed}"))
+    let requeued = db.run(crate::jobs::requeue_expired_leases(now_ms)).await?.changes;
+    let unsent = crate::jobs::unsent(db, now_ms, 200).await?;
+    let mut sent = 0;
+    for job in &unsent {
+        let message = crate::queue_messages::QueueMessage::Generate { job_id: job.id.clone() };
+        if queues.send(crate::queue_messages::QueueName::Generation, &message).await.is_ok() {
+            db.run(crate::jobs::mark_enqueued(&job.id, now_ms)).await?;
+            sent += 1;
+        }
+    }
+    Ok(format!(
+        "interrupted uploads removed: {removed}; expired leases requeued: {requeued}; outbox sent: {sent} of {}",
+        unsent.len()
+    ))
 }
 
 /// The daily run: the retention rules, then C3 (uploads nothing refers to, after a day).
@@ -163,13 +182,14 @@ pub async fn retention(db: &impl crate::db::Db, blobs: &impl crate::ports::Blobs
 pub async fn run_scheduled(
     db: &impl crate::db::Db,
     blobs: &impl crate::ports::Blobs,
+    queues: &impl crate::ports::Jobs,
     clock: &impl crate::clock::Clock,
     cron: &str,
 ) -> CronRun {
     let started_at = clock.now_ms();
     let task = CronTask::for_schedule(cron);
     let (outcome, detail) = match task {
-        Some(CronTask::Sweep) => match sweep(db, blobs, started_at).await {
+        Some(CronTask::Sweep) => match sweep(db, blobs, queues, started_at).await {
             Ok(detail) => ("ok", detail),
             Err(e) => ("error", e.to_string()),
         },

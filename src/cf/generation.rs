@@ -483,13 +483,3 @@ pub async fn dead_lettered(env: &Env, job_id: &str, now: i64) -> Outcome {
         Err(_) => Outcome::Retry { delay_seconds: 5 },
     }
 }
-
-/// Sweeper part for generation: re-queue jobs whose worker died, send the outbox.
-pub async fn sweep_jobs(env: &Env, db: &impl Db, now: i64) -> Result<String, DbError> {
-    let requeued = db.run(jobs::requeue_expired_leases(now)).await?.changes;
-    let unsent = jobs::unsent(db, now, 200).await?;
-    for job in &unsent {
-        enqueue(env, db, &job.id, now).await;
-    }
-    Ok(format!("expired leases requeued: {requeued}; outbox sent: {}", unsent.len()))
-}

@@ -123,14 +123,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    let mut run = crate::cron::run_scheduled(&db, &blobs, &SystemClock, &event.cron()).await;
-    if run.task == "sweep" {
-        let now = crate::clock::Clock::now_ms(&SystemClock);
-        match generation::sweep_jobs(&env, &db, now).await {
-            Ok(detail) => run.detail = format!("{}; {detail}", run.detail),
-            Err(e) => crate::log::emit("error", "sweeping jobs failed", serde_json::json!({ "error": e.to_string() })),
-        }
-    }
+    let run = crate::cron::run_scheduled(&db, &blobs, &queues::Queues(&env), &SystemClock, &event.cron()).await;
     let level = if run.outcome == "ok" { "info" } else { "error" };
     crate::log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
 }

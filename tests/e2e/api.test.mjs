@@ -6,6 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWorker, ROOT } from '../support/worker.mjs';
 import { getJson, postJson, assertProblem } from '../support/http.mjs';
+// Every raw fetch retries a kept-alive socket the server closed while idle (docs/PLATFORM.md).
+import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
 
 let worker;
 before(async () => { worker = await startWorker(); });

@@ -7,6 +7,8 @@ import { startWorker, d1 } from '../support/worker.mjs';
 import { Client, uniqueEmail } from '../support/client.mjs';
 import { assertProblem, getJson } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
+// Every raw fetch retries a kept-alive socket the server closed while idle (docs/PLATFORM.md).
+import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
 
 const MAX = 100_000;
 const QUOTA = 150_000;
