@@ -40,6 +40,7 @@ ensure_node_modules() {
 # route to its servers), Debian's rustc-web with the standard library's sources builds
 # the target from source (docs/PLATFORM.md).
 ensure_wasm_toolchain() {
+  WASM_TOOLCHAIN=rustup
   if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     WASM_ENV=(); WASM_CARGO_ARGS=(); return
   fi
@@ -55,6 +56,7 @@ ensure_wasm_toolchain() {
     step "Installing Debian's Rust toolchain for wasm32 (rustc-web, rust-web-src, lld-22)"
     apt_install rustc-web cargo-web rust-web-src lld-22
   fi
+  WASM_TOOLCHAIN="debian $(/usr/bin/rustc --version)"
   WASM_ENV=(PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22)
   WASM_CARGO_ARGS=(-Zbuild-std=std,panic_abort)
   # worker-build checks that the target's library folder exists.
@@ -80,7 +82,7 @@ ensure_build_tools() {
 
 source_hash() {
   (cd "$ROOT" && find src Cargo.toml Cargo.lock .cargo -type f -print0 | sort -z | xargs -0 sha256sum;
-   echo "${WASM_ENV[*]:-rustup}") | sha256sum | cut -d' ' -f1
+   echo "$WASM_TOOLCHAIN") | sha256sum | cut -d' ' -f1
 }
 
 # Builds build/index.js + build/index_bg.wasm unless the sources are unchanged.
