@@ -107,13 +107,6 @@ pub fn mark_ready(id: &str) -> Statement {
     Statement::new("UPDATE uploads SET status = 'ready' WHERE id = ? AND status = 'pending'").bind(id)
 }
 
-pub fn mark_deleting(id: &str, user_id: &str, now_ms: i64) -> Statement {
-    Statement::new("UPDATE uploads SET status = 'deleting', deleting_since = ? WHERE id = ? AND user_id = ? AND status <> 'deleting'")
-        .bind(now_ms)
-        .bind(id)
-        .bind(user_id)
-}
-
 /// Detaches an upload from every brand that uses it (as logo or reference).
 pub fn detach_from_brands(id: &str, now_ms: i64) -> Vec<Statement> {
     vec![

@@ -6,7 +6,7 @@ use super::app::{database, json, read_json, Handled, PageQuery};
 use super::auth::{authenticate, Caller};
 use super::inference::OpenAiCompatible;
 use super::queues::Queues;
-use super::{R2, BLOBS_BINDING};
+use super::blobs;
 use crate::brand_check::{self, BrandCheck};
 use crate::brands::{self, BrandFields};
 use crate::config::Config;
@@ -23,10 +23,6 @@ use crate::uploads;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use worker::{Env, Request, Response};
-
-fn blobs(env: &Env) -> Result<R2, AppError> {
-    env.bucket(BLOBS_BINDING).map(R2).map_err(AppError::internal)
-}
 
 pub fn content_types() -> Handled {
     json(200, &serde_json::json!({ "items": content_types::CONTENT_TYPES }))

@@ -3,7 +3,7 @@
 
 use super::app::{database, json, read_json, Handled, PageQuery};
 use super::auth::{authenticate, Caller};
-use super::{R2, BLOBS_BINDING};
+use super::blobs;
 use crate::brands::{self, Brand, BrandFields, BrandInput};
 use crate::config::Config;
 use crate::db::{Db, Statement};
@@ -13,10 +13,6 @@ use crate::problem::AppError;
 use crate::uploads::{self, Doomed, NewUpload, Upload};
 use serde::Serialize;
 use worker::{Env, FormEntry, Request, Response};
-
-fn blobs(env: &Env) -> Result<R2, AppError> {
-    env.bucket(BLOBS_BINDING).map(R2).map_err(AppError::internal)
-}
 
 // ---- brands ------------------------------------------------------------------------------
 

@@ -25,6 +25,11 @@ pub(crate) const DB_BINDING: &str = "DB";
 pub(crate) const KV_BINDING: &str = "SESSIONS";
 pub(crate) const BLOBS_BINDING: &str = "UPLOADS";
 
+/// The R2 bucket of uploads and generated images, as the `Blobs` port.
+pub(crate) fn blobs(env: &Env) -> Result<R2, crate::problem::AppError> {
+    env.bucket(BLOBS_BINDING).map(R2).map_err(crate::problem::AppError::internal)
+}
+
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
