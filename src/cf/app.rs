@@ -1,16 +1,17 @@
 //! The fetch handler: request id, routing, error rendering, security headers and the
 //! request log line, the same for every API response.
 
-use super::{diagnostics, generation, library, D1, DB_BINDING};
-use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
-use crate::json_body;
-use crate::problem::{AppError, PROBLEM_CONTENT_TYPE};
-use crate::routes::{self, Route};
-use crate::security_headers;
+use super::handlers::{accounts as auth, diagnostics, generation, library};
+use super::{D1, DB_BINDING};
+use crate::platform::clock::{Clock, SystemClock};
+use crate::platform::config::Config;
+use crate::http::json_body;
+use crate::http::problem::{AppError, PROBLEM_CONTENT_TYPE};
+use crate::http::routes::{self, Route};
+use crate::http::security_headers;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use super::auth::{self, Caller};
+use auth::Caller;
 use worker::{Context, Env, Request, Response};
 
 pub type Handled = Result<Response, AppError>;
@@ -23,7 +24,7 @@ pub(crate) fn lookup(env: &Env, key: &str) -> Option<String> {
 pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Response {
     let clock = SystemClock;
     let started = clock.now_ms();
-    let request_id = crate::ids::new_request_id();
+    let request_id = crate::platform::ids::new_request_id();
     let method = req.method().to_string();
     let path = req.path();
 
@@ -62,7 +63,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Response {
         Some(AppError::Internal { cause }) => Some(cause.as_str()),
         _ => None,
     };
-    let line = crate::log::line(&crate::log::RequestLog {
+    let line = crate::platform::log::line(&crate::platform::log::RequestLog {
         level: if status >= 500 { "error" } else { "info" },
         msg: "request",
         request_id: &request_id,
@@ -73,7 +74,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Response {
         user_id: None,
         error: internal_cause,
     });
-    crate::log::write_line(if status >= 500 { "error" } else { "info" }, &line);
+    crate::platform::log::write_line(if status >= 500 { "error" } else { "info" }, &line);
     response
 }
 
@@ -83,15 +84,16 @@ fn cross_origin_check(req: &Request, method: &str) -> Result<(), AppError> {
     let host = header("Host").or_else(|| {
         req.url().ok().and_then(|u| u.host_str().map(|h| match u.port() { Some(p) => format!("{h}:{p}"), None => h.to_owned() }))
     });
-    match crate::csrf::check(method, header("Sec-Fetch-Site").as_deref(), header("Origin").as_deref(), host.as_deref().unwrap_or("")) {
-        crate::csrf::Verdict::Allow => Ok(()),
-        crate::csrf::Verdict::Deny => Err(AppError::Forbidden { detail: "Cross-site requests cannot change anything here.".into() }),
+    match crate::http::csrf::check(method, header("Sec-Fetch-Site").as_deref(), header("Origin").as_deref(), host.as_deref().unwrap_or("")) {
+        crate::http::csrf::Verdict::Allow => Ok(()),
+        crate::http::csrf::Verdict::Deny => Err(AppError::Forbidden { detail: "Cross-site requests cannot change anything here.".into() }),
     }
 }
 
 async fn dispatch(route: Route, req: Request, env: &Env, ctx: &Context, config: &Config, caller: &Caller) -> Handled {
     match route {
         Route::Health => health(env, config).await,
+        Route::OpenApi => openapi(),
         Route::ClientConfig => auth::client_config(config),
         Route::Signup => auth::signup(req, env, ctx, config, caller).await,
         Route::Login => auth::login(req, env, config, caller).await,
@@ -172,7 +174,7 @@ impl PageQuery {
             match k.as_ref() {
                 "cursor" => {
                     page.cursor = Some(
-                        crate::accounts::decode_cursor(&v).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?,
+                        crate::accounts::queries::decode_cursor(&v).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?,
                     )
                 }
                 "limit" => {
@@ -199,13 +201,20 @@ impl PageQuery {
         }
         items.last().map(|i| {
             let (at, id) = key(i);
-            crate::accounts::encode_cursor(at, id)
+            crate::accounts::queries::encode_cursor(at, id)
         })
     }
 }
 
 pub fn database(env: &Env) -> Result<D1, AppError> {
     env.d1(DB_BINDING).map(D1).map_err(AppError::internal)
+}
+
+/// G4: the OpenAPI 3.1 document of the whole API (kept in step with `routes` by a test).
+fn openapi() -> Handled {
+    let mut response = Response::ok(crate::http::openapi::DOCUMENT).map_err(AppError::internal)?;
+    response.headers_mut().set("Content-Type", "application/json").map_err(AppError::internal)?;
+    Ok(response)
 }
 
 #[derive(Serialize)]
@@ -219,7 +228,7 @@ struct Health {
 /// G2: liveness plus the build and schema versions; 503 when the database is down.
 async fn health(env: &Env, config: &Config) -> Handled {
     let db = database(env)?;
-    match crate::health::schema_version(&db).await {
+    match crate::ops::health::schema_version(&db).await {
         Ok(schema_version) => json(
             200,
             &Health { status: "ok", version: env!("CARGO_PKG_VERSION"), schema_version, db: config.database.name() },

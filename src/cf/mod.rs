@@ -1,33 +1,26 @@
 //! Cloudflare adapters and the worker's entry points. Each entry point only looks up
 //! bindings and hands over to plain functions.
 
+mod adapters;
 mod app;
-mod auth;
-mod d1;
-mod diagnostics;
-mod email;
-pub(crate) mod generation;
-mod inference;
-mod kv;
-mod library;
-mod queues;
-mod r2;
-mod webcrypto;
+mod handlers;
 
-use crate::clock::SystemClock;
-use crate::queue_messages::{parse_message, Outcome, QueueMessage, QueueName};
+use crate::platform::clock::SystemClock;
+use crate::platform::queue_messages::{parse_message, Outcome, QueueMessage, QueueName};
 use worker::{event, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
 
-pub(crate) use d1::D1;
-pub(crate) use r2::R2;
+pub(crate) use adapters::d1::D1;
+pub(crate) use adapters::r2::R2;
+use adapters::queues;
+use handlers::generation;
 
 pub(crate) const DB_BINDING: &str = "DB";
 pub(crate) const KV_BINDING: &str = "SESSIONS";
 pub(crate) const BLOBS_BINDING: &str = "UPLOADS";
 
 /// The R2 bucket of uploads and generated images, as the `Blobs` port.
-pub(crate) fn blobs(env: &Env) -> Result<R2, crate::problem::AppError> {
-    env.bucket(BLOBS_BINDING).map(R2).map_err(crate::problem::AppError::internal)
+pub(crate) fn blobs(env: &Env) -> Result<R2, crate::http::problem::AppError> {
+    env.bucket(BLOBS_BINDING).map(R2).map_err(crate::http::problem::AppError::internal)
 }
 
 #[event(start)]
@@ -44,7 +37,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> worker::Result<()> {
     let queue_name = batch.queue();
     let Some(queue) = QueueName::from_queue_name(&queue_name) else {
-        crate::log::emit("error", "batch from an unknown queue", serde_json::json!({ "queue": queue_name }));
+        crate::platform::log::emit("error", "batch from an unknown queue", serde_json::json!({ "queue": queue_name }));
         batch.retry_all();
         return Ok(());
     };
@@ -71,14 +64,14 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Outco
     };
     match message {
         QueueMessage::Probe { probe_id, fail } => {
-            crate::probes::consume(&db, queue, &probe_id, fail, crate::clock::Clock::now_ms(&SystemClock)).await
+            crate::ops::probes::consume(&db, queue, &probe_id, fail, crate::platform::clock::Clock::now_ms(&SystemClock)).await
         }
         QueueMessage::Generate { job_id } => {
-            let now = crate::clock::Clock::now_ms(&SystemClock);
+            let now = crate::platform::clock::Clock::now_ms(&SystemClock);
             if queue.is_dead_letter() {
                 return generation::dead_lettered(env, &job_id, now).await;
             }
-            match crate::config::Config::from_env(|k| app::lookup(env, k)) {
+            match crate::platform::config::Config::from_env(|k| app::lookup(env, k)) {
                 Ok(config) => generation::run_job(env, &config, &job_id, now).await,
                 Err(_) => Outcome::Retry { delay_seconds: 30 },
             }
@@ -96,7 +89,7 @@ async fn apply(env: &Env, queue: QueueName, message: &worker::RawMessage, body: 
             message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay_seconds).build())
         }
         Outcome::DeadLetter { reason } => {
-            crate::log::emit(
+            crate::platform::log::emit(
                 "error",
                 "dead-lettering a message",
                 serde_json::json!({ "queue": queue.short(), "message_id": message.id(), "reason": reason }),
@@ -117,18 +110,18 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let db = match env.d1(DB_BINDING) {
         Ok(db) => D1(db),
         Err(e) => {
-            crate::log::emit("error", "scheduled run without a database", serde_json::json!({ "error": e.to_string() }));
+            crate::platform::log::emit("error", "scheduled run without a database", serde_json::json!({ "error": e.to_string() }));
             return;
         }
     };
     let blobs = match env.bucket(BLOBS_BINDING) {
         Ok(bucket) => R2(bucket),
         Err(e) => {
-            crate::log::emit("error", "scheduled run without a bucket", serde_json::json!({ "error": e.to_string() }));
+            crate::platform::log::emit("error", "scheduled run without a bucket", serde_json::json!({ "error": e.to_string() }));
             return;
         }
     };
-    let run = crate::cron::run_scheduled(&db, &blobs, &queues::Queues(&env), &SystemClock, &event.cron()).await;
+    let run = crate::ops::cron::run_scheduled(&db, &blobs, &queues::Queues(&env), &SystemClock, &event.cron()).await;
     let level = if run.outcome == "ok" { "info" } else { "error" };
-    crate::log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
+    crate::platform::log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
 }

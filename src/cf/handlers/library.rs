@@ -1,0 +1,248 @@
+//! Brands and uploads over HTTP (B1, B4, C1–C3). Every query is scoped to the signed-in
+//! user, so another user's brand or file answers 404 exactly like a missing one.
+
+use crate::cf::app::{database, json, read_json, Handled, PageQuery};
+use crate::cf::handlers::accounts::{authenticate, Caller};
+use crate::cf::blobs;
+use crate::library::brands::{self, Brand, BrandFields, BrandInput};
+use crate::platform::config::Config;
+use crate::platform::db::{Db, Statement};
+use crate::library::images;
+use crate::platform::ports::Blobs;
+use crate::http::problem::AppError;
+use crate::library::uploads::{self, Doomed, NewUpload, Upload};
+use serde::Serialize;
+use worker::{Env, FormEntry, Request, Response};
+
+// ---- brands ------------------------------------------------------------------------------
+
+/// Refuses references to uploads that are not this user's (or not there at all).
+async fn check_uploads_owned(db: &impl Db, user_id: &str, fields: &BrandFields) -> Result<(), AppError> {
+    if let Some(logo) = &fields.logo_upload_id {
+        if uploads::count_owned(db, user_id, &[logo.as_str()]).await? != 1 {
+            return Err(AppError::validation("logo_upload_id", "That upload does not exist or is not yours."));
+        }
+    }
+    let refs: Vec<&str> = fields.reference_upload_ids.iter().map(String::as_str).collect();
+    if uploads::count_owned(db, user_id, &refs).await? != refs.len() {
+        return Err(AppError::validation("reference_upload_ids", "One of those uploads does not exist or is not yours."));
+    }
+    Ok(())
+}
+
+async fn brand_or_404(db: &impl Db, user_id: &str, id: &str) -> Result<Brand, AppError> {
+    brands::find_brand(db, user_id, id).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn list_brands(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, false).await?;
+    let page = PageQuery::of(req, 20)?;
+    let archived = page.get("archived") == Some("true");
+    let items = brands::list_brands(&database(env)?, &me.user_id, archived, page.cursor.clone(), page.limit).await?;
+    let next = page.next_cursor(&items, |b| (b.created_at, b.id.as_str()));
+    json(200, &serde_json::json!({ "items": items, "next_cursor": next }))
+}
+
+pub async fn create_brand(mut req: Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, true).await?;
+    let input: BrandInput = read_json(&mut req, config).await?;
+    let fields = BrandFields::apply(BrandFields::empty(), &input)?;
+    let db = database(env)?;
+    check_uploads_owned(&db, &me.user_id, &fields).await?;
+    let id = crate::platform::ids::new_id("brd");
+    let archived_at = input.archived.unwrap_or(false).then_some(caller.now);
+    db.batch(brands::write_brand(&me.user_id, &id, &fields, archived_at, caller.now, caller.now, true)).await?;
+    json(201, &brand_or_404(&db, &me.user_id, &id).await?)
+}
+
+pub async fn get_brand(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, false).await?;
+    json(200, &brand_or_404(&database(env)?, &me.user_id, id).await?)
+}
+
+pub async fn update_brand(id: &str, mut req: Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, true).await?;
+    let input: BrandInput = read_json(&mut req, config).await?;
+    let db = database(env)?;
+    let brand = brand_or_404(&db, &me.user_id, id).await?;
+    let fields = BrandFields::apply(brand.fields.clone(), &input)?;
+    check_uploads_owned(&db, &me.user_id, &fields).await?;
+    let archived_at = match input.archived {
+        Some(true) => Some(brand.archived_at.unwrap_or(caller.now)),
+        Some(false) => None,
+        None => brand.archived_at,
+    };
+    db.batch(brands::write_brand(&me.user_id, id, &fields, archived_at, brand.created_at, caller.now, false)).await?;
+    json(200, &brand_or_404(&db, &me.user_id, id).await?)
+}
+
+pub async fn duplicate_brand(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, true).await?;
+    let db = database(env)?;
+    let brand = brand_or_404(&db, &me.user_id, id).await?;
+    let mut fields = brand.fields;
+    let name: String = format!("{} (copy)", fields.name).chars().take(80).collect();
+    fields.name = name;
+    let new_id = crate::platform::ids::new_id("brd");
+    db.batch(brands::write_brand(&me.user_id, &new_id, &fields, None, caller.now, caller.now, true)).await?;
+    json(201, &brand_or_404(&db, &me.user_id, &new_id).await?)
+}
+
+/// B4 delete: the brand goes, and with it the files only it used (README, "Brands and
+/// files"). If the worker stops between the two steps, those files are unreferenced and
+/// the daily purge (C3) removes them.
+pub async fn delete_brand(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, true).await?;
+    let db = database(env)?;
+    let brand = brand_or_404(&db, &me.user_id, id).await?;
+    let ids = brand.fields.upload_ids();
+    let mut only_here = Vec::new();
+    for upload_id in ids {
+        let used_elsewhere = db
+            .run(
+                Statement::new(
+                    "SELECT 1 AS used FROM brands WHERE id <> ? AND logo_upload_id = ? \
+                     UNION ALL SELECT 1 FROM brand_references WHERE brand_id <> ? AND upload_id = ? LIMIT 1",
+                )
+                .bind(id)
+                .bind(upload_id)
+                .bind(id)
+                .bind(upload_id),
+            )
+            .await?
+            .rows
+            .len()
+            > 0;
+        if !used_elsewhere {
+            if let Some(u) = uploads::find_ready(&db, &me.user_id, upload_id).await? {
+                only_here.push(Doomed { id: u.id, r2_key: u.r2_key });
+            }
+        }
+    }
+    db.batch(vec![
+        Statement::new("DELETE FROM brand_references WHERE brand_id = ?").bind(id),
+        Statement::new("DELETE FROM brands WHERE id = ? AND user_id = ?").bind(id).bind(&me.user_id),
+    ])
+    .await?;
+    uploads::remove(&db, &blobs(env)?, &only_here, caller.now).await?;
+    Ok(Response::empty().map_err(AppError::internal)?.with_status(204))
+}
+
+// ---- uploads -----------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct UploadView<'a> {
+    #[serde(flatten)]
+    upload: &'a Upload,
+    content_url: String,
+}
+
+fn view(upload: &Upload) -> UploadView<'_> {
+    UploadView { upload, content_url: format!("/api/uploads/{}/content", upload.id) }
+}
+
+pub async fn list_uploads(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, false).await?;
+    let page = PageQuery::of(req, 20)?;
+    let db = database(env)?;
+    let items = uploads::list_ready(&db, &me.user_id, page.cursor.clone(), page.limit).await?;
+    let next = page.next_cursor(&items, |u| (u.created_at, u.id.as_str()));
+    let usage = uploads::usage(&db, &me.user_id, config.storage_quota_bytes).await?;
+    let items: Vec<_> = items.iter().map(view).collect();
+    json(200, &serde_json::json!({ "items": items, "next_cursor": next, "usage": usage }))
+}
+
+fn too_large(limit: i64) -> AppError {
+    AppError::PayloadTooLarge { limit_bytes: limit as usize }
+}
+
+/// C1: the body is the file (any declared type) with `?filename=`, or multipart with a
+/// `file` field. The type comes from the bytes; size and quota are checked before the
+/// object is written.
+pub async fn create_upload(mut req: Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, true).await?;
+    let max = config.upload_max_bytes;
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    // Multipart framing adds a little; the file itself is measured below.
+    crate::http::json_body::check_declared_length(header("Content-Length").as_deref(), (max + 16 * 1024) as usize)
+        .map_err(|_| too_large(max))?;
+    let is_multipart = header("Content-Type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let (bytes, filename) = if is_multipart {
+        let form = req.form_data().await.map_err(|_| AppError::validation("file", "The form could not be read."))?;
+        match form.get("file") {
+            Some(FormEntry::File(file)) => (file.bytes().await.map_err(AppError::internal)?, Some(file.name())),
+            _ => return Err(AppError::validation("file", "Attach the image as the form field \"file\".")),
+        }
+    } else {
+        let name = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "filename").map(|(_, v)| v.into_owned()));
+        (req.bytes().await.map_err(AppError::internal)?, name)
+    };
+    if bytes.is_empty() {
+        return Err(AppError::validation("file", "The file is empty."));
+    }
+    if bytes.len() as i64 > max {
+        return Err(too_large(max));
+    }
+    let kind = images::sniff(&bytes).ok_or(AppError::UnsupportedMediaType { expected: "a PNG, JPEG, WebP or GIF image (the file's contents decide, not its name)" })?;
+    let (width, height) = images::dimensions(kind, &bytes)
+        .ok_or_else(|| AppError::validation("file", "The image is damaged: its size cannot be read."))?;
+
+    let db = database(env)?;
+    let id = crate::platform::ids::new_id("upl");
+    let filename = uploads::clean_filename(filename.as_deref(), kind.extension());
+    let new = NewUpload {
+        id: &id,
+        user_id: &me.user_id,
+        filename: &filename,
+        content_type: kind.mime(),
+        size_bytes: bytes.len() as i64,
+        width: Some(width.into()),
+        height: Some(height.into()),
+    };
+    if db.run(uploads::insert_pending(&new, config.storage_quota_bytes, caller.now)).await?.changes == 0 {
+        let usage = uploads::usage(&db, &me.user_id, config.storage_quota_bytes).await?;
+        return Err(AppError::QuotaExceeded { used_bytes: usage.used_bytes, quota_bytes: usage.quota_bytes, file_bytes: new.size_bytes });
+    }
+    let key = uploads::r2_key(&me.user_id, &id);
+    if let Err(e) = blobs(env)?.put(&key, bytes, kind.mime()).await {
+        db.run(uploads::delete_row(&id)).await?;
+        return Err(e.into());
+    }
+    db.run(uploads::mark_ready(&id)).await?;
+    let upload = uploads::find_ready(&db, &me.user_id, &id).await?.ok_or_else(|| AppError::internal("upload vanished"))?;
+    let usage = uploads::usage(&db, &me.user_id, config.storage_quota_bytes).await?;
+    json(201, &serde_json::json!({ "upload": view(&upload), "usage": usage }))
+}
+
+async fn upload_or_404(db: &impl Db, user_id: &str, id: &str) -> Result<Upload, AppError> {
+    uploads::find_ready(db, user_id, id).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn get_upload(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, false).await?;
+    json(200, &view(&upload_or_404(&database(env)?, &me.user_id, id).await?))
+}
+
+/// C2: only to its owner, with its real type, `nosniff`, a download name, and private
+/// caching (a shared cache must never hand it to someone else).
+pub async fn upload_content(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, false).await?;
+    let upload = upload_or_404(&database(env)?, &me.user_id, id).await?;
+    let blob = blobs(env)?.get(&upload.r2_key).await?.ok_or_else(|| AppError::internal(format!("object missing for {}", upload.id)))?;
+    let mut response = Response::from_bytes(blob.bytes).map_err(AppError::internal)?;
+    let headers = response.headers_mut();
+    let set = |k: &str, v: &str| headers.set(k, v).map_err(AppError::internal);
+    set("Content-Type", &upload.content_type)?;
+    set("Content-Disposition", &uploads::content_disposition(&upload.filename))?;
+    set("Cache-Control", "private, max-age=3600")?;
+    set("X-Content-Type-Options", "nosniff")?;
+    Ok(response)
+}
+
+pub async fn delete_upload(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
+    let me = authenticate(env, config, caller, true).await?;
+    let db = database(env)?;
+    let upload = upload_or_404(&db, &me.user_id, id).await?;
+    uploads::remove(&db, &blobs(env)?, &[Doomed { id: upload.id, r2_key: upload.r2_key }], caller.now).await?;
+    Ok(Response::empty().map_err(AppError::internal)?.with_status(204))
+}

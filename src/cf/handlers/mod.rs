@@ -1,0 +1,6 @@
+//! The HTTP handlers of each feature: parse the request, call the core, answer.
+
+pub mod accounts;
+pub mod diagnostics;
+pub mod generation;
+pub mod library;

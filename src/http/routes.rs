@@ -1,0 +1,263 @@
+//! The API's route table: path and method → `Route`, or the right 404/405.
+//!
+//! Pure, so every routing rule is unit-tested. Path parameters are captured as
+//! strings; handlers parse them into typed ids.
+
+use crate::http::problem::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    OpenApi,
+    ClientConfig,
+    Signup,
+    Login,
+    Logout,
+    ChangePassword,
+    ResetRequest,
+    ResetConfirm,
+    VerifyEmail,
+    ResendVerification,
+    Me,
+    UpdateMe,
+    ListSessions,
+    RevokeAllSessions,
+    RevokeSession { id: String },
+    Activity,
+    ListBrands,
+    CreateBrand,
+    GetBrand { id: String },
+    UpdateBrand { id: String },
+    DeleteBrand { id: String },
+    DuplicateBrand { id: String },
+    ListUploads,
+    CreateUpload,
+    GetUpload { id: String },
+    UploadContent { id: String },
+    DeleteUpload { id: String },
+    ContentTypes,
+    SubmitGeneration,
+    ListGenerations,
+    GetGeneration { id: String },
+    UpdateGeneration { id: String },
+    DeleteGeneration { id: String },
+    Credits,
+    CreditLedger,
+    /// Development-only routes that exercise each binding (see `cf::diagnostics`).
+    Diag(DiagRoute),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiagRoute {
+    KvPut,
+    KvGet { key: String },
+    BlobList,
+    BlobPut { key: String },
+    BlobGet { key: String },
+    DbProbe,
+    QueueSend { queue: String },
+    ProbeEvents { probe_id: String },
+    /// Sends a job's message again: a duplicate delivery, for the exactly-once tests.
+    ResendJob { job_id: String },
+    /// Puts a job's message on the dead-letter queue, as Queues does after the last retry.
+    DeadLetterJob { job_id: String },
+    CronRuns,
+}
+
+impl Route {
+    /// A stable label for logs: the pattern, never the concrete path.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Health => "GET /api/health",
+            Route::OpenApi => "GET /api/openapi.json",
+            Route::ClientConfig => "GET /api/client-config",
+            Route::Signup => "POST /api/auth/signup",
+            Route::Login => "POST /api/auth/login",
+            Route::Logout => "POST /api/auth/logout",
+            Route::ChangePassword => "POST /api/auth/password",
+            Route::ResetRequest => "POST /api/auth/reset/request",
+            Route::ResetConfirm => "POST /api/auth/reset/confirm",
+            Route::VerifyEmail => "POST /api/auth/verify",
+            Route::ResendVerification => "POST /api/auth/verify/resend",
+            Route::Me => "GET /api/me",
+            Route::UpdateMe => "PATCH /api/me",
+            Route::ListSessions => "GET /api/sessions",
+            Route::RevokeAllSessions => "DELETE /api/sessions",
+            Route::RevokeSession { .. } => "DELETE /api/sessions/{id}",
+            Route::Activity => "GET /api/activity",
+            Route::ListBrands => "GET /api/brands",
+            Route::CreateBrand => "POST /api/brands",
+            Route::GetBrand { .. } => "GET /api/brands/{id}",
+            Route::UpdateBrand { .. } => "PATCH /api/brands/{id}",
+            Route::DeleteBrand { .. } => "DELETE /api/brands/{id}",
+            Route::DuplicateBrand { .. } => "POST /api/brands/{id}/duplicate",
+            Route::ListUploads => "GET /api/uploads",
+            Route::CreateUpload => "POST /api/uploads",
+            Route::GetUpload { .. } => "GET /api/uploads/{id}",
+            Route::UploadContent { .. } => "GET /api/uploads/{id}/content",
+            Route::DeleteUpload { .. } => "DELETE /api/uploads/{id}",
+            Route::ContentTypes => "GET /api/content-types",
+            Route::SubmitGeneration => "POST /api/generations",
+            Route::ListGenerations => "GET /api/generations",
+            Route::GetGeneration { .. } => "GET /api/generations/{id}",
+            Route::UpdateGeneration { .. } => "PATCH /api/generations/{id}",
+            Route::DeleteGeneration { .. } => "DELETE /api/generations/{id}",
+            Route::Credits => "GET /api/credits",
+            Route::CreditLedger => "GET /api/credits/ledger",
+            Route::Diag(d) => match d {
+                DiagRoute::KvPut => "POST /api/_diag/kv",
+                DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
+                DiagRoute::BlobList => "GET /api/_diag/blobs",
+                DiagRoute::BlobPut { .. } => "PUT /api/_diag/blobs/{key}",
+                DiagRoute::BlobGet { .. } => "GET /api/_diag/blobs/{key}",
+                DiagRoute::DbProbe => "POST /api/_diag/db",
+                DiagRoute::QueueSend { .. } => "POST /api/_diag/queues/{queue}",
+                DiagRoute::ProbeEvents { .. } => "GET /api/_diag/probes/{id}",
+                DiagRoute::ResendJob { .. } => "POST /api/_diag/generations/{id}/resend",
+                DiagRoute::DeadLetterJob { .. } => "POST /api/_diag/generations/{id}/dead-letter",
+                DiagRoute::CronRuns => "GET /api/_diag/cron-runs",
+            },
+        }
+    }
+}
+
+/// One path's methods. HEAD is answered wherever GET is.
+struct Methods(Vec<(&'static str, Route)>);
+
+impl Methods {
+    fn pick(self, method: &str) -> Result<Route, AppError> {
+        let wanted = if method == "HEAD" { "GET" } else { method };
+        let mut allow = Vec::with_capacity(self.0.len() + 1);
+        for (m, route) in self.0 {
+            if m == wanted {
+                return Ok(route);
+            }
+            allow.push(m);
+            if m == "GET" {
+                allow.push("HEAD");
+            }
+        }
+        Err(AppError::MethodNotAllowed { allow })
+    }
+}
+
+fn only(method: &'static str, route: Route) -> Methods {
+    Methods(vec![(method, route)])
+}
+
+/// Resolves a request to a route. `path` is the URL path without the query.
+pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
+    let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    let methods = match segments.as_slice() {
+        ["api", "health"] => only("GET", Route::Health),
+        ["api", "openapi.json"] => only("GET", Route::OpenApi),
+        ["api", "client-config"] => only("GET", Route::ClientConfig),
+        ["api", "auth", "signup"] => only("POST", Route::Signup),
+        ["api", "auth", "login"] => only("POST", Route::Login),
+        ["api", "auth", "logout"] => only("POST", Route::Logout),
+        ["api", "auth", "password"] => only("POST", Route::ChangePassword),
+        ["api", "auth", "reset", "request"] => only("POST", Route::ResetRequest),
+        ["api", "auth", "reset", "confirm"] => only("POST", Route::ResetConfirm),
+        ["api", "auth", "verify"] => only("POST", Route::VerifyEmail),
+        ["api", "auth", "verify", "resend"] => only("POST", Route::ResendVerification),
+        ["api", "me"] => Methods(vec![("GET", Route::Me), ("PATCH", Route::UpdateMe)]),
+        ["api", "sessions"] => Methods(vec![("GET", Route::ListSessions), ("DELETE", Route::RevokeAllSessions)]),
+        ["api", "sessions", id] => only("DELETE", Route::RevokeSession { id: id.to_string() }),
+        ["api", "activity"] => only("GET", Route::Activity),
+        ["api", "brands"] => Methods(vec![("GET", Route::ListBrands), ("POST", Route::CreateBrand)]),
+        ["api", "brands", id] => Methods(vec![
+            ("GET", Route::GetBrand { id: id.to_string() }),
+            ("PATCH", Route::UpdateBrand { id: id.to_string() }),
+            ("DELETE", Route::DeleteBrand { id: id.to_string() }),
+        ]),
+        ["api", "brands", id, "duplicate"] => only("POST", Route::DuplicateBrand { id: id.to_string() }),
+        ["api", "uploads"] => Methods(vec![("GET", Route::ListUploads), ("POST", Route::CreateUpload)]),
+        ["api", "uploads", id] => Methods(vec![
+            ("GET", Route::GetUpload { id: id.to_string() }),
+            ("DELETE", Route::DeleteUpload { id: id.to_string() }),
+        ]),
+        ["api", "uploads", id, "content"] => only("GET", Route::UploadContent { id: id.to_string() }),
+        ["api", "content-types"] => only("GET", Route::ContentTypes),
+        ["api", "generations"] => Methods(vec![("GET", Route::ListGenerations), ("POST", Route::SubmitGeneration)]),
+        ["api", "generations", id] => Methods(vec![
+            ("GET", Route::GetGeneration { id: id.to_string() }),
+            ("PATCH", Route::UpdateGeneration { id: id.to_string() }),
+            ("DELETE", Route::DeleteGeneration { id: id.to_string() }),
+        ]),
+        ["api", "credits"] => only("GET", Route::Credits),
+        ["api", "credits", "ledger"] => only("GET", Route::CreditLedger),
+        ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
+        _ => return Err(AppError::NotFound),
+    };
+    methods.pick(method)
+}
+
+fn diag_methods(rest: &[&str]) -> Option<Methods> {
+    use DiagRoute::*;
+    let d = Route::Diag;
+    Some(match rest {
+        ["kv"] => only("POST", d(KvPut)),
+        ["kv", key] => only("GET", d(KvGet { key: key.to_string() })),
+        ["blobs"] => only("GET", d(BlobList)),
+        ["blobs", key] => Methods(vec![
+            ("GET", d(BlobGet { key: key.to_string() })),
+            ("PUT", d(BlobPut { key: key.to_string() })),
+        ]),
+        ["db"] => only("POST", d(DbProbe)),
+        ["queues", queue] => only("POST", d(QueueSend { queue: queue.to_string() })),
+        ["probes", id] => only("GET", d(ProbeEvents { probe_id: id.to_string() })),
+        ["generations", id, "resend"] => only("POST", d(ResendJob { job_id: id.to_string() })),
+        ["generations", id, "dead-letter"] => only("POST", d(DeadLetterJob { job_id: id.to_string() })),
+        ["cron-runs"] => only("GET", d(CronRuns)),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_answers_get_and_head() {
+        assert_eq!(resolve("GET", "/api/health"), Ok(Route::Health));
+        assert_eq!(resolve("HEAD", "/api/health"), Ok(Route::Health));
+        assert_eq!(resolve("GET", "/api/health/"), Ok(Route::Health));
+    }
+
+    #[test]
+    fn a_known_path_with_the_wrong_method_is_405_with_allow() {
+        let err = resolve("POST", "/api/health").unwrap_err();
+        assert_eq!(err, AppError::MethodNotAllowed { allow: vec!["GET", "HEAD"] });
+    }
+
+    #[test]
+    fn unknown_paths_are_404() {
+        for p in ["/api", "/api/", "/api/nope", "/api/health/extra", "/api/_diag", "/api/_diag/zzz", "/"] {
+            assert_eq!(resolve("GET", p), Err(AppError::NotFound), "{p}");
+        }
+    }
+
+    #[test]
+    fn account_routes_resolve() {
+        assert_eq!(resolve("PATCH", "/api/me"), Ok(Route::UpdateMe));
+        assert_eq!(resolve("DELETE", "/api/sessions"), Ok(Route::RevokeAllSessions));
+        assert_eq!(resolve("DELETE", "/api/sessions/ses_1"), Ok(Route::RevokeSession { id: "ses_1".into() }));
+        assert_eq!(
+            resolve("GET", "/api/auth/login").unwrap_err(),
+            AppError::MethodNotAllowed { allow: vec!["POST"] }
+        );
+    }
+
+    #[test]
+    fn path_parameters_are_captured() {
+        assert_eq!(
+            resolve("PUT", "/api/_diag/blobs/a.png"),
+            Ok(Route::Diag(DiagRoute::BlobPut { key: "a.png".into() }))
+        );
+        assert_eq!(
+            resolve("DELETE", "/api/_diag/blobs/a.png").unwrap_err(),
+            AppError::MethodNotAllowed { allow: vec!["GET", "HEAD", "PUT"] }
+        );
+    }
+}

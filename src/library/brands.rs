@@ -1,0 +1,399 @@
+//! Brands (B1, B4): every field a brand has, its validation, and its SQL.
+//! List fields are stored as JSON text (portable to Postgres as `text`).
+
+use crate::platform::db::{Db, DbError, Statement};
+use crate::http::problem::AppError;
+use serde::{Deserialize, Serialize};
+
+pub const COLOR_ROLES: [&str; 6] = ["primary", "secondary", "accent", "background", "text", "other"];
+pub const MAX_REFERENCES: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Color {
+    pub hex: String,
+    pub role: String,
+}
+
+/// The editable fields, as the API takes them; `None` means "not sent" (PATCH).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub voice: Option<String>,
+    pub audience: Option<String>,
+    pub words_to_use: Option<Vec<String>>,
+    pub words_to_avoid: Option<Vec<String>>,
+    pub banned_claims: Option<Vec<String>>,
+    pub colors: Option<Vec<Color>>,
+    pub fonts: Option<Vec<String>>,
+    pub example_content: Option<Vec<String>>,
+    /// `Some(None)` (JSON null) removes the logo.
+    #[serde(default, with = "double_option")]
+    pub logo_upload_id: Option<Option<String>>,
+    pub reference_upload_ids: Option<Vec<String>>,
+    pub archived: Option<bool>,
+}
+
+/// Distinguishes an absent field from an explicit `null`.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+/// A brand's fields, valid by construction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrandFields {
+    pub name: String,
+    pub description: String,
+    pub voice: String,
+    pub audience: String,
+    pub words_to_use: Vec<String>,
+    pub words_to_avoid: Vec<String>,
+    pub banned_claims: Vec<String>,
+    pub colors: Vec<Color>,
+    pub fonts: Vec<String>,
+    pub example_content: Vec<String>,
+    pub logo_upload_id: Option<String>,
+    pub reference_upload_ids: Vec<String>,
+}
+
+fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, AppError> {
+    let v = value.trim();
+    if required && v.is_empty() {
+        return Err(AppError::validation(field, "This field is required."));
+    }
+    if v.chars().count() > max {
+        return Err(AppError::validation(field, format!("Use at most {max} characters.")));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(AppError::validation(field, "Remove control characters."));
+    }
+    Ok(v.to_owned())
+}
+
+fn list(field: &str, items: &[String], max_items: usize, max_chars: usize) -> Result<Vec<String>, AppError> {
+    if items.len() > max_items {
+        return Err(AppError::validation(field, format!("Use at most {max_items} entries.")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let v = text(field, item, max_chars, false)?;
+        if v.contains('\n') {
+            return Err(AppError::validation(field, "Each entry is one line."));
+        }
+        if !v.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(&v)) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// `#RRGGBB` (any case, stored lower-case); `#RGB` is expanded.
+pub fn parse_hex(hex: &str) -> Option<String> {
+    let h = hex.trim().strip_prefix('#')?;
+    if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    match h.len() {
+        6 => Some(format!("#{}", h.to_ascii_lowercase())),
+        3 => Some(format!("#{}", h.chars().flat_map(|c| [c, c]).collect::<String>().to_ascii_lowercase())),
+        _ => None,
+    }
+}
+
+fn colors(items: &[Color]) -> Result<Vec<Color>, AppError> {
+    if items.len() > 12 {
+        return Err(AppError::validation("colors", "Use at most 12 colours."));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let hex = parse_hex(&c.hex).ok_or_else(|| {
+                AppError::validation(format!("colors[{i}].hex"), format!("{:?} is not a hex colour like #1a2b3c.", c.hex))
+            })?;
+            if !COLOR_ROLES.contains(&c.role.as_str()) {
+                return Err(AppError::validation(format!("colors[{i}].role"), format!("Use one of: {}.", COLOR_ROLES.join(", "))));
+            }
+            Ok(Color { hex, role: c.role.clone() })
+        })
+        .collect()
+}
+
+impl BrandFields {
+    /// Applies an input over `base` (all defaults for a new brand), validating each field.
+    pub fn apply(base: BrandFields, input: &BrandInput) -> Result<BrandFields, AppError> {
+        let mut f = base;
+        if let Some(v) = &input.name {
+            f.name = text("name", v, 80, true)?;
+        }
+        if f.name.is_empty() {
+            return Err(AppError::validation("name", "Give the brand a name."));
+        }
+        if let Some(v) = &input.description {
+            f.description = text("description", v, 1000, false)?;
+        }
+        if let Some(v) = &input.voice {
+            f.voice = text("voice", v, 1000, false)?;
+        }
+        if let Some(v) = &input.audience {
+            f.audience = text("audience", v, 500, false)?;
+        }
+        if let Some(v) = &input.words_to_use {
+            f.words_to_use = list("words_to_use", v, 50, 60)?;
+        }
+        if let Some(v) = &input.words_to_avoid {
+            f.words_to_avoid = list("words_to_avoid", v, 50, 60)?;
+        }
+        if let Some(v) = &input.banned_claims {
+            f.banned_claims = list("banned_claims", v, 30, 200)?;
+        }
+        if let Some(v) = &input.colors {
+            f.colors = colors(v)?;
+        }
+        if let Some(v) = &input.fonts {
+            f.fonts = list("fonts", v, 6, 60)?;
+        }
+        if let Some(v) = &input.example_content {
+            if v.len() > 5 {
+                return Err(AppError::validation("example_content", "Use at most 5 examples."));
+            }
+            f.example_content = v.iter().map(|e| text("example_content", e, 2000, false)).filter(|r| !matches!(r, Ok(s) if s.is_empty())).collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = &input.logo_upload_id {
+            f.logo_upload_id = v.clone();
+        }
+        if let Some(v) = &input.reference_upload_ids {
+            if v.len() > MAX_REFERENCES {
+                return Err(AppError::validation("reference_upload_ids", format!("Use at most {MAX_REFERENCES} reference images.")));
+            }
+            let mut ids: Vec<String> = Vec::new();
+            for id in v {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+            f.reference_upload_ids = ids;
+        }
+        Ok(f)
+    }
+
+    pub fn empty() -> BrandFields {
+        BrandFields {
+            name: String::new(),
+            description: String::new(),
+            voice: String::new(),
+            audience: String::new(),
+            words_to_use: Vec::new(),
+            words_to_avoid: Vec::new(),
+            banned_claims: Vec::new(),
+            colors: Vec::new(),
+            fonts: Vec::new(),
+            example_content: Vec::new(),
+            logo_upload_id: None,
+            reference_upload_ids: Vec::new(),
+        }
+    }
+
+    /// Every upload this brand refers to.
+    pub fn upload_ids(&self) -> Vec<&str> {
+        self.logo_upload_id.iter().map(String::as_str).chain(self.reference_upload_ids.iter().map(String::as_str)).collect()
+    }
+}
+
+/// A brand as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Brand {
+    pub id: String,
+    #[serde(flatten)]
+    pub fields: BrandFields,
+    pub archived: bool,
+    #[serde(skip)]
+    pub archived_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Deserialize)]
+struct BrandRow {
+    id: String,
+    name: String,
+    description: String,
+    voice: String,
+    audience: String,
+    words_to_use: String,
+    words_to_avoid: String,
+    banned_claims: String,
+    colors: String,
+    fonts: String,
+    example_content: String,
+    logo_upload_id: Option<String>,
+    reference_upload_ids: Option<String>,
+    archived_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+impl From<BrandRow> for Brand {
+    fn from(r: BrandRow) -> Brand {
+        let reference_upload_ids = r.reference_upload_ids.map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_default();
+        Brand {
+            id: r.id,
+            fields: BrandFields {
+                name: r.name,
+                description: r.description,
+                voice: r.voice,
+                audience: r.audience,
+                words_to_use: from_json(&r.words_to_use),
+                words_to_avoid: from_json(&r.words_to_avoid),
+                banned_claims: from_json(&r.banned_claims),
+                colors: from_json(&r.colors),
+                fonts: from_json(&r.fonts),
+                example_content: from_json(&r.example_content),
+                logo_upload_id: r.logo_upload_id,
+                reference_upload_ids,
+            },
+            archived: r.archived_at.is_some(),
+            archived_at: r.archived_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+// References are aggregated in position order by a correlated subquery (portable SQL:
+// `group_concat` in SQLite, `string_agg` would be the Postgres spelling in the Neon adapter).
+const SELECT_BRAND: &str = "SELECT b.id, b.name, b.description, b.voice, b.audience, b.words_to_use, b.words_to_avoid, \
+    b.banned_claims, b.colors, b.fonts, b.example_content, b.logo_upload_id, \
+    (SELECT group_concat(upload_id, ',') FROM (SELECT upload_id FROM brand_references r WHERE r.brand_id = b.id ORDER BY position)) AS reference_upload_ids, \
+    b.archived_at, b.created_at, b.updated_at FROM brands b";
+
+pub async fn find_brand(db: &impl Db, user_id: &str, id: &str) -> Result<Option<Brand>, DbError> {
+    let rows: Vec<BrandRow> = db
+        .query(Statement::new(format!("{SELECT_BRAND} WHERE b.id = ? AND b.user_id = ?")).bind(id).bind(user_id))
+        .await?;
+    Ok(rows.into_iter().next().map(Brand::from))
+}
+
+/// Newest first, 20 a page; `before` is the cursor `(created_at, id)`.
+pub async fn list_brands(db: &impl Db, user_id: &str, archived: bool, before: Option<(i64, String)>, limit: i64) -> Result<Vec<Brand>, DbError> {
+    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+    let archived_test = if archived { "IS NOT NULL" } else { "IS NULL" };
+    let sql = format!(
+        "{SELECT_BRAND} WHERE b.user_id = ? AND b.archived_at {archived_test} \
+         AND (b.created_at < ? OR (b.created_at = ? AND b.id < ?)) ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
+    );
+    let rows: Vec<BrandRow> = db.query(Statement::new(sql).bind(user_id).bind(at).bind(at).bind(id).bind(limit)).await?;
+    Ok(rows.into_iter().map(Brand::from).collect())
+}
+
+fn json(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Statements that write a brand's fields and replace its references.
+pub fn write_brand(user_id: &str, id: &str, f: &BrandFields, archived_at: Option<i64>, created_at: i64, now_ms: i64, insert: bool) -> Vec<Statement> {
+    let main = if insert {
+        Statement::new(
+            "INSERT INTO brands (name, description, voice, audience, words_to_use, words_to_avoid, banned_claims, colors, fonts, \
+             example_content, logo_upload_id, archived_at, created_at, updated_at, id, user_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+    } else {
+        Statement::new(
+            "UPDATE brands SET name = ?, description = ?, voice = ?, audience = ?, words_to_use = ?, words_to_avoid = ?, \
+             banned_claims = ?, colors = ?, fonts = ?, example_content = ?, logo_upload_id = ?, archived_at = ?, \
+             created_at = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+        )
+    }
+    .bind(&f.name)
+    .bind(&f.description)
+    .bind(&f.voice)
+    .bind(&f.audience)
+    .bind(json(&f.words_to_use))
+    .bind(json(&f.words_to_avoid))
+    .bind(json(&f.banned_claims))
+    .bind(json(&f.colors))
+    .bind(json(&f.fonts))
+    .bind(json(&f.example_content))
+    .bind(f.logo_upload_id.clone())
+    .bind(archived_at)
+    .bind(created_at)
+    .bind(now_ms)
+    .bind(id)
+    .bind(user_id);
+    let mut out = vec![main, Statement::new("DELETE FROM brand_references WHERE brand_id = ?").bind(id)];
+    for (position, upload_id) in f.reference_upload_ids.iter().enumerate() {
+        out.push(
+            Statement::new("INSERT INTO brand_references (brand_id, upload_id, position) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(upload_id)
+                .bind(position as i64),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: &str) -> BrandInput {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_full_brand_validates_and_normalises() {
+        let f = BrandFields::apply(
+            BrandFields::empty(),
+            &input(r##"{"name":" Fernleaf ","voice":"warm","words_to_use":["cosy","Cosy"," local "],"colors":[{"hex":"#0E7C66","role":"primary"},{"hex":"#fff","role":"background"}],"logo_upload_id":"upl_1","reference_upload_ids":["upl_2","upl_2","upl_3"]}"##),
+        )
+        .unwrap();
+        assert_eq!(f.name, "Fernleaf");
+        assert_eq!(f.words_to_use, vec!["cosy", "local"]);
+        assert_eq!(f.colors[0].hex, "#0e7c66");
+        assert_eq!(f.colors[1].hex, "#ffffff");
+        assert_eq!(f.upload_ids(), vec!["upl_1", "upl_2", "upl_3"]);
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let field = |json: &str| match BrandFields::apply(BrandFields::empty(), &input(json)).unwrap_err() {
+            AppError::Validation { field, .. } => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(r#"{"name":"  "}"#), "name");
+        assert_eq!(field(r#"{"name":"x","colors":[{"hex":"red","role":"primary"}]}"#), "colors[0].hex");
+        assert_eq!(field(r##"{"name":"x","colors":[{"hex":"#12345g","role":"primary"}]}"##), "colors[0].hex");
+        assert_eq!(field(r##"{"name":"x","colors":[{"hex":"#123456","role":"hero"}]}"##), "colors[0].role");
+        assert_eq!(field(&format!(r#"{{"name":"{}"}}"#, "x".repeat(81))), "name");
+        assert_eq!(field(r#"{"name":"x","words_to_avoid":["two\nlines"]}"#), "words_to_avoid");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(serde_json::from_str::<BrandInput>(r#"{"name":"x","colour":"red"}"#).is_err());
+    }
+
+    #[test]
+    fn null_logo_removes_it_and_absent_keeps_it() {
+        let base = BrandFields { logo_upload_id: Some("upl_1".into()), name: "x".into(), ..BrandFields::empty() };
+        assert_eq!(BrandFields::apply(base.clone(), &input(r#"{}"#)).unwrap().logo_upload_id.as_deref(), Some("upl_1"));
+        assert_eq!(BrandFields::apply(base, &input(r#"{"logo_upload_id":null}"#)).unwrap().logo_upload_id, None);
+    }
+
+    #[test]
+    fn hex_colours_parse() {
+        assert_eq!(parse_hex("#ABC").as_deref(), Some("#aabbcc"));
+        assert_eq!(parse_hex("abc"), None);
+        assert_eq!(parse_hex("#abcd"), None);
+    }
+}

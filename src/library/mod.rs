@@ -1,0 +1,3 @@
+pub mod brands;
+pub mod images;
+pub mod uploads;

@@ -1,0 +1,235 @@
+//! Cron triggers: which task each schedule runs, and the retention rules the daily
+//! run enforces. The schedules here must match `[triggers]` in `wrangler.toml`.
+
+use crate::platform::clock::DAY_MS;
+
+/// Every minute: stuck jobs, unsent outbox rows, stale holds.
+pub const SWEEP_CRON: &str = "* * * * *";
+/// Daily at 03:17 UTC: the retention purge.
+pub const RETENTION_CRON: &str = "17 3 * * *";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronTask {
+    Sweep,
+    Retention,
+}
+
+impl CronTask {
+    pub fn for_schedule(cron: &str) -> Option<CronTask> {
+        match cron {
+            SWEEP_CRON => Some(CronTask::Sweep),
+            RETENTION_CRON => Some(CronTask::Retention),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CronTask::Sweep => "sweep",
+            CronTask::Retention => "retention",
+        }
+    }
+}
+
+/// One row of the retention table (F4): what is kept, for how long, and the statement
+/// that deletes what is older. The README's retention table lists the same rows.
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionRule {
+    pub data: &'static str,
+    pub keep_days: i64,
+    /// Deletes rows created before the bound parameter (epoch ms).
+    pub purge_sql: &'static str,
+}
+
+pub const RETENTION_RULES: &[RetentionRule] = &[
+    RetentionRule {
+        data: "cron run records",
+        keep_days: 90,
+        purge_sql: "DELETE FROM cron_runs WHERE started_at < ?",
+    },
+    RetentionRule {
+        data: "ended sessions",
+        keep_days: 30,
+        purge_sql: "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?",
+    },
+    RetentionRule {
+        data: "expired sessions",
+        keep_days: 30,
+        purge_sql: "DELETE FROM sessions WHERE ended_at IS NULL AND expires_at < ?",
+    },
+    RetentionRule {
+        data: "used or expired email tokens",
+        keep_days: 7,
+        purge_sql: "DELETE FROM email_tokens WHERE expires_at < ?",
+    },
+    RetentionRule {
+        data: "security events",
+        keep_days: 365,
+        purge_sql: "DELETE FROM security_events WHERE created_at < ?",
+    },
+    RetentionRule {
+        data: "throttling counters",
+        keep_days: 1,
+        purge_sql: "DELETE FROM throttle_counters WHERE window_start < ?",
+    },
+    RetentionRule {
+        data: "diagnostic probe events",
+        keep_days: 1,
+        purge_sql: "DELETE FROM probe_events WHERE created_at < ?",
+    },
+];
+
+impl RetentionRule {
+    /// The cut-off: rows created before this instant are purged.
+    pub fn cutoff_ms(&self, now_ms: i64) -> i64 {
+        now_ms - self.keep_days * DAY_MS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_schedule_runs_its_task() {
+        assert_eq!(CronTask::for_schedule(SWEEP_CRON), Some(CronTask::Sweep));
+        assert_eq!(CronTask::for_schedule(RETENTION_CRON), Some(CronTask::Retention));
+        assert_eq!(CronTask::for_schedule("0 0 * * *"), None);
+    }
+
+    #[test]
+    fn wrangler_toml_declares_both_schedules() {
+        let toml = include_str!("../../wrangler.toml");
+        assert!(toml.contains(&format!("\"{SWEEP_CRON}\"")));
+        assert!(toml.contains(&format!("\"{RETENTION_CRON}\"")));
+    }
+
+    #[test]
+    fn the_readme_retention_table_lists_every_rule() {
+        let readme = include_str!("../../README.md");
+        for rule in RETENTION_RULES {
+            let row = format!("| {} | {} day", rule.data, rule.keep_days);
+            assert!(readme.contains(&row), "README.md lacks the retention row starting {row:?}");
+        }
+    }
+
+    #[test]
+    fn the_cutoff_is_keep_days_before_now() {
+        let rule = RETENTION_RULES.iter().find(|r| r.keep_days == 1).unwrap();
+        assert_eq!(rule.cutoff_ms(10 * DAY_MS), 9 * DAY_MS);
+    }
+}
+
+/// What one cron run did, recorded in `cron_runs`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CronRun {
+    pub id: String,
+    pub task: String,
+    pub cron: String,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// Runs the retention rules; returns how many rows each purged.
+pub async fn purge_expired(db: &impl crate::platform::db::Db, now_ms: i64) -> Result<Vec<(&'static str, u64)>, crate::platform::db::DbError> {
+    let mut purged = Vec::with_capacity(RETENTION_RULES.len());
+    for rule in RETENTION_RULES {
+        let result = db.run(crate::platform::db::Statement::new(rule.purge_sql).bind(rule.cutoff_ms(now_ms))).await?;
+        purged.push((rule.data, result.changes));
+    }
+    Ok(purged)
+}
+
+/// The sweeper: finishes upload writes and deletes that a dying worker left halfway,
+/// re-queues generation jobs whose worker died (lease over), and sends the outbox.
+pub async fn sweep(
+    db: &impl crate::platform::db::Db,
+    blobs: &impl crate::platform::ports::Blobs,
+    queues: &impl crate::platform::ports::Jobs,
+    now_ms: i64,
+) -> Result<String, crate::platform::db::DbError> {
+    let interrupted = crate::library::uploads::interrupted(db, now_ms, 100).await?;
+    let removed = crate::library::uploads::remove(db, blobs, &interrupted, now_ms).await?;
+    let requeued = db.run(crate::generation::jobs::requeue_expired_leases(now_ms)).await?.changes;
+    let unsent = crate::generation::jobs::unsent(db, now_ms, 200).await?;
+    let mut sent = 0;
+    for job in &unsent {
+        let message = crate::platform::queue_messages::QueueMessage::Generate { job_id: job.id.clone() };
+        if queues.send(crate::platform::queue_messages::QueueName::Generation, &message).await.is_ok() {
+            db.run(crate::generation::jobs::mark_enqueued(&job.id, now_ms)).await?;
+            sent += 1;
+        }
+    }
+    Ok(format!(
+        "interrupted uploads removed: {removed}; expired leases requeued: {requeued}; outbox sent: {sent} of {}",
+        unsent.len()
+    ))
+}
+
+/// The daily run: the retention rules, then C3 (uploads nothing refers to, after a day).
+pub async fn retention(db: &impl crate::platform::db::Db, blobs: &impl crate::platform::ports::Blobs, now_ms: i64) -> Result<String, crate::platform::db::DbError> {
+    let purged = purge_expired(db, now_ms).await?;
+    let doomed = crate::library::uploads::unreferenced_before(db, now_ms - crate::library::uploads::UNREFERENCED_TTL_MS, 500).await?;
+    let removed = crate::library::uploads::remove(db, blobs, &doomed, now_ms).await?;
+    let mut parts: Vec<String> = purged.iter().map(|(data, n)| format!("{data}: {n}")).collect();
+    parts.push(format!("unreferenced uploads: {removed}"));
+    Ok(parts.join("; "))
+}
+
+/// Runs the task for `cron` and records the run, success or failure.
+pub async fn run_scheduled(
+    db: &impl crate::platform::db::Db,
+    blobs: &impl crate::platform::ports::Blobs,
+    queues: &impl crate::platform::ports::Jobs,
+    clock: &impl crate::platform::clock::Clock,
+    cron: &str,
+) -> CronRun {
+    let started_at = clock.now_ms();
+    let task = CronTask::for_schedule(cron);
+    let (outcome, detail) = match task {
+        Some(CronTask::Sweep) => match sweep(db, blobs, queues, started_at).await {
+            Ok(detail) => ("ok", detail),
+            Err(e) => ("error", e.to_string()),
+        },
+        Some(CronTask::Retention) => match retention(db, blobs, started_at).await {
+            Ok(detail) => ("ok", detail),
+            Err(e) => ("error", e.to_string()),
+        },
+        None => ("error", "no task is scheduled on this cron expression".to_string()),
+    };
+    let run = CronRun {
+        id: crate::platform::ids::new_id("crn"),
+        task: task.map_or("unknown", CronTask::name).to_string(),
+        cron: cron.to_string(),
+        started_at,
+        finished_at: clock.now_ms(),
+        outcome: outcome.to_string(),
+        detail,
+    };
+    let insert = crate::platform::db::Statement::new(
+        "INSERT INTO cron_runs (id, task, cron, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&run.id)
+    .bind(&run.task)
+    .bind(&run.cron)
+    .bind(run.started_at)
+    .bind(run.finished_at)
+    .bind(&run.outcome)
+    .bind(&run.detail);
+    if let Err(e) = db.run(insert).await {
+        crate::platform::log::emit("error", "recording a cron run failed", serde_json::json!({ "task": run.task, "error": e.to_string() }));
+    }
+    run
+}
+
+pub async fn recent_runs(db: &impl crate::platform::db::Db, limit: i64) -> Result<Vec<CronRun>, crate::platform::db::DbError> {
+    db.query(
+        crate::platform::db::Statement::new(
+            "SELECT id, task, cron, started_at, finished_at, outcome, detail FROM cron_runs ORDER BY started_at DESC LIMIT ?",
+        )
+        .bind(limit),
+    )
+    .await
+}

@@ -1,0 +1,3 @@
+pub mod cron;
+pub mod health;
+pub mod probes;

@@ -1,0 +1,245 @@
+//! Every setting the worker reads, parsed once at the edge of the program.
+//!
+//! `Config::from_env` takes a lookup function rather than `worker::Env`, so the parsing
+//! rules are unit-tested natively and the worker only supplies `env.var`/`env.secret`.
+
+use crate::accounts::sessions::Lifetimes;
+use std::fmt;
+
+/// Where the service runs; development turns on the diagnostics routes that the
+/// end-to-end tests use to exercise each binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Which metadata store answers SQL. Only D1 is wired up today; the `Db` port is
+/// shaped for Neon's HTTP transactions too (see docs/ARCHITECTURE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    D1,
+}
+
+impl DatabaseBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            DatabaseBackend::D1 => "d1",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub database: DatabaseBackend,
+    /// Largest JSON request body accepted, in bytes.
+    pub max_json_body_bytes: usize,
+    pub sessions: Lifetimes,
+    /// Length of the sign-in/sign-up/reset throttling window.
+    pub auth_throttle_window_ms: i64,
+    /// The origin used in links inside emails; the request's origin when unset.
+    pub app_base_url: Option<String>,
+    pub email: EmailConfig,
+    /// Development only: where the local email stand-in shows what it received.
+    pub dev_mailbox_url: Option<String>,
+    /// Largest upload, and the total a user may store (C1).
+    pub upload_max_bytes: i64,
+    pub storage_quota_bytes: i64,
+    pub inference: InferenceConfig,
+    pub starter_credits: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InferenceConfig {
+    /// Without `/v1`: the client appends `/v1/chat/completions` and so on.
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub text_model: String,
+    pub image_model: String,
+    /// Moderation (D5) runs only when a model is configured.
+    pub moderation_model: Option<String>,
+    pub timeout_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailConfig {
+    pub api_base: String,
+    /// Without a key no email is sent (the attempt is logged, without addresses).
+    pub api_key: Option<String>,
+    pub from: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration {}: {}", self.key, self.reason)
+    }
+}
+
+pub const DEFAULT_MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+pub const DEFAULT_EMAIL_API_BASE: &str = "https://api.resend.com";
+pub const DEFAULT_INFERENCE_BASE_URL: &str = "https://api.openai.com";
+pub const DEFAULT_EMAIL_FROM: &str = "Blimari <no-reply@blimari.space>";
+
+/// A positive whole number (seconds, bytes), or the default when unset.
+fn positive_number(lookup: &impl Fn(&str) -> Option<String>, key: &'static str, default: i64) -> Result<i64, ConfigError> {
+    match lookup(key) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or(ConfigError {
+            key,
+            reason: format!("expected a positive whole number, got {raw:?}"),
+        }),
+    }
+}
+
+impl Config {
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let environment = match lookup("ENVIRONMENT").as_deref().map(str::trim) {
+            None | Some("") | Some("production") => Environment::Production,
+            Some("development") => Environment::Development,
+            Some(other) => {
+                return Err(ConfigError {
+                    key: "ENVIRONMENT",
+                    reason: format!("expected \"production\" or \"development\", got {other:?}"),
+                })
+            }
+        };
+        if lookup("DATABASE_URL").is_some_and(|v| !v.trim().is_empty()) {
+            return Err(ConfigError {
+                key: "DATABASE_URL",
+                reason: "the Neon backend is not available in this build; unset it to use D1".into(),
+            });
+        }
+        let max_json_body_bytes = match lookup("MAX_JSON_BODY_BYTES") {
+            None => DEFAULT_MAX_JSON_BODY_BYTES,
+            Some(raw) => raw.trim().parse::<usize>().ok().filter(|n| *n >= 1024).ok_or(ConfigError {
+                key: "MAX_JSON_BODY_BYTES",
+                reason: format!("expected a whole number of bytes, at least 1024, got {raw:?}"),
+            })?,
+        };
+        let idle_s = positive_number(&lookup, "SESSION_IDLE_SECONDS", 7 * 24 * 3600)?;
+        let absolute_s = positive_number(&lookup, "SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600)?;
+        let window_s = positive_number(&lookup, "AUTH_THROTTLE_WINDOW_SECONDS", 15 * 60)?;
+        let non_empty = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let app_base_url = match non_empty("APP_BASE_URL") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url.trim_end_matches('/').to_owned()),
+            Some(url) => {
+                return Err(ConfigError { key: "APP_BASE_URL", reason: format!("expected an http(s) origin, got {url:?}") })
+            }
+            None => None,
+        };
+        let email = EmailConfig {
+            api_base: non_empty("EMAIL_API_BASE").unwrap_or_else(|| DEFAULT_EMAIL_API_BASE.into()).trim_end_matches('/').to_owned(),
+            api_key: non_empty("EMAIL_API_KEY"),
+            from: non_empty("EMAIL_FROM").unwrap_or_else(|| DEFAULT_EMAIL_FROM.into()),
+        };
+        let dev_mailbox_url = non_empty("DEV_MAILBOX_URL").filter(|_| environment == Environment::Development);
+        Ok(Config {
+            environment,
+            database: DatabaseBackend::D1,
+            max_json_body_bytes,
+            sessions: Lifetimes { idle_ms: idle_s * 1000, absolute_ms: absolute_s * 1000 },
+            auth_throttle_window_ms: window_s * 1000,
+            app_base_url,
+            email,
+            dev_mailbox_url,
+            upload_max_bytes: positive_number(&lookup, "UPLOAD_MAX_BYTES", crate::library::uploads::DEFAULT_MAX_BYTES)?,
+            storage_quota_bytes: positive_number(&lookup, "STORAGE_QUOTA_BYTES", crate::library::uploads::DEFAULT_QUOTA_BYTES)?,
+            inference: InferenceConfig {
+                base_url: non_empty("INFERENCE_BASE_URL")
+                    .unwrap_or_else(|| DEFAULT_INFERENCE_BASE_URL.into())
+                    .trim_end_matches('/')
+                    .trim_end_matches("/v1")
+                    .to_owned(),
+                api_key: non_empty("INFERENCE_API_KEY"),
+                text_model: non_empty("TEXT_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+                image_model: non_empty("IMAGE_MODEL").unwrap_or_else(|| "gpt-image-1".into()),
+                moderation_model: non_empty("MODERATION_MODEL"),
+                timeout_ms: positive_number(&lookup, "INFERENCE_TIMEOUT_SECONDS", 60)? * 1000,
+            },
+            starter_credits: positive_number(&lookup, "STARTER_CREDITS", crate::credits::ledger::STARTER_GRANT)?,
+        })
+    }
+
+    /// The diagnostics routes (`/api/_diag/...`) exist only in development.
+    pub fn diagnostics_enabled(&self) -> bool {
+        self.environment == Environment::Development
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_env(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_is_a_safe_production_default() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.environment, Environment::Production);
+        assert!(!c.diagnostics_enabled());
+        assert_eq!(c.database, DatabaseBackend::D1);
+        assert_eq!(c.max_json_body_bytes, DEFAULT_MAX_JSON_BODY_BYTES);
+    }
+
+    #[test]
+    fn development_turns_on_diagnostics() {
+        assert!(config(&[("ENVIRONMENT", "development")]).unwrap().diagnostics_enabled());
+    }
+
+    #[test]
+    fn errors_name_the_key_at_fault() {
+        assert_eq!(config(&[("ENVIRONMENT", "staging")]).unwrap_err().key, "ENVIRONMENT");
+        assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "lots")]).unwrap_err().key, "MAX_JSON_BODY_BYTES");
+        assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "10")]).unwrap_err().key, "MAX_JSON_BODY_BYTES");
+        assert_eq!(config(&[("DATABASE_URL", "postgres://x")]).unwrap_err().key, "DATABASE_URL");
+    }
+
+    #[test]
+    fn session_and_throttle_times_have_defaults_and_overrides() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.sessions.idle_ms, 7 * 24 * 3600 * 1000);
+        assert_eq!(c.sessions.absolute_ms, 30 * 24 * 3600 * 1000);
+        assert_eq!(c.auth_throttle_window_ms, 15 * 60 * 1000);
+        let c = config(&[("SESSION_IDLE_SECONDS", "3"), ("AUTH_THROTTLE_WINDOW_SECONDS", "5")]).unwrap();
+        assert_eq!((c.sessions.idle_ms, c.auth_throttle_window_ms), (3000, 5000));
+        assert_eq!(config(&[("SESSION_IDLE_SECONDS", "-1")]).unwrap_err().key, "SESSION_IDLE_SECONDS");
+    }
+
+    #[test]
+    fn email_defaults_to_the_provider_and_the_dev_mailbox_only_shows_in_development() {
+        let c = config(&[("DEV_MAILBOX_URL", "http://127.0.0.1:9/")]).unwrap();
+        assert_eq!(c.email.api_base, DEFAULT_EMAIL_API_BASE);
+        assert_eq!(c.email.api_key, None);
+        assert_eq!(c.dev_mailbox_url, None);
+        let c = config(&[("ENVIRONMENT", "development"), ("DEV_MAILBOX_URL", "http://127.0.0.1:9/"), ("EMAIL_API_BASE", "http://127.0.0.1:9/")]).unwrap();
+        assert_eq!(c.dev_mailbox_url.as_deref(), Some("http://127.0.0.1:9/"));
+        assert_eq!(c.email.api_base, "http://127.0.0.1:9");
+        assert_eq!(config(&[("APP_BASE_URL", "blimari.space")]).unwrap_err().key, "APP_BASE_URL");
+    }
+
+    #[test]
+    fn inference_settings_default_to_openai_and_accept_a_v1_base() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.inference.base_url, DEFAULT_INFERENCE_BASE_URL);
+        assert_eq!(c.inference.moderation_model, None);
+        let c = config(&[("INFERENCE_BASE_URL", "http://127.0.0.1:9/v1/"), ("MODERATION_MODEL", "omni")]).unwrap();
+        assert_eq!(c.inference.base_url, "http://127.0.0.1:9");
+        assert_eq!(c.inference.moderation_model.as_deref(), Some("omni"));
+    }
+
+    #[test]
+    fn the_body_limit_can_be_raised() {
+        assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "131072")]).unwrap().max_json_body_bytes, 131072);
+    }
+}
