@@ -14,3 +14,6 @@ pub mod ops;
 pub mod platform;
 
 mod cf;
+
+#[cfg(test)]
+pub mod testing;

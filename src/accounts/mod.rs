@@ -1,3 +1,4 @@
+pub mod authentication;
 pub mod email_address;
 pub mod mail;
 pub mod passwords;

@@ -1,6 +1,7 @@
 //! Accounts: users, their sessions' rows and their emailed tokens, as SQL named by
 //! intent. Handlers in `cf::auth` compose these into atomic batches.
 
+use crate::http::pagination::Page;
 use crate::platform::db::{Db, DbError, Statement};
 use serde::{Deserialize, Serialize};
 
@@ -122,19 +123,45 @@ pub async fn session_is_open(db: &impl Db, session_id: &str) -> Result<bool, DbE
     Ok(!rows.rows.is_empty())
 }
 
-pub fn end_session(session_id: &str, user_id: &str, reason: &str, now_ms: i64) -> Statement {
+/// Why a session ended (kept in `sessions.end_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Expired,
+    Replaced,
+    SignedOut,
+    SignedOutEverywhere,
+    Revoked,
+    PasswordChanged,
+    PasswordReset,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::Replaced => "replaced",
+            EndReason::SignedOut => "signed_out",
+            EndReason::SignedOutEverywhere => "signed_out_everywhere",
+            EndReason::Revoked => "revoked",
+            EndReason::PasswordChanged => "password_changed",
+            EndReason::PasswordReset => "password_reset",
+        }
+    }
+}
+
+pub fn end_session(session_id: &str, user_id: &str, reason: EndReason, now_ms: i64) -> Statement {
     Statement::new("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND user_id = ? AND ended_at IS NULL")
         .bind(now_ms)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(session_id)
         .bind(user_id)
 }
 
 /// Ends every open session of a user, but `keep` (the one making the request) if given.
-pub fn end_sessions_of_user(user_id: &str, keep: Option<&str>, reason: &str, now_ms: i64) -> Statement {
+pub fn end_sessions_of_user(user_id: &str, keep: Option<&str>, reason: EndReason, now_ms: i64) -> Statement {
     Statement::new("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL AND id <> ?")
         .bind(now_ms)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(user_id)
         .bind(keep.unwrap_or(""))
 }
@@ -245,49 +272,15 @@ pub struct ActivityEntry {
     pub created_at: i64,
 }
 
-/// Newest first; `before` is the cursor `(created_at, id)` of the last entry seen.
-pub async fn activity_page(db: &impl Db, user_id: &str, before: Option<(i64, &str)>, limit: i64) -> Result<Vec<ActivityEntry>, DbError> {
-    let (at, id) = before.unwrap_or((i64::MAX, ""));
-    db.query(
-        Statement::new(
-            "SELECT id, kind, device, created_at FROM security_events WHERE user_id = ? \
-             AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?",
-        )
-        .bind(user_id)
-        .bind(at)
-        .bind(at)
-        .bind(id)
-        .bind(limit),
-    )
-    .await
-}
-
-/// Opaque cursor for `(created_at, id)`.
-pub fn encode_cursor(created_at: i64, id: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}"))
-}
-
-pub fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (at, id) = text.split_once(':')?;
-    Some((at.parse().ok()?, id.to_owned()))
+/// A5: the user's security events, newest first.
+pub async fn activity_page(db: &impl Db, user_id: &str, page: &Page) -> Result<Vec<ActivityEntry>, DbError> {
+    db.query(page.newest_first(Statement::new("SELECT id, kind, device, created_at FROM security_events WHERE user_id = ?").bind(user_id)))
+        .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        let c = encode_cursor(1234, "evt_ab");
-        assert_eq!(decode_cursor(&c), Some((1234, "evt_ab".into())));
-        assert_eq!(decode_cursor("!!"), None);
-        use base64::Engine;
-        assert_eq!(decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("nocolon")), None);
-    }
 
     #[test]
     fn the_policy_version_is_the_published_date() {

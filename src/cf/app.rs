@@ -1,27 +1,19 @@
 //! The fetch handler: request id, routing, error rendering, security headers and the
 //! request log line, the same for every API response.
 
-use super::handlers::{accounts as auth, diagnostics, generation, library};
-use super::{D1, DB_BINDING};
-use crate::platform::clock::{Clock, SystemClock};
-use crate::platform::config::Config;
-use crate::http::json_body;
+use super::context::{isolate_config, Ctx};
+use super::handlers::{accounts, diagnostics, generation, library};
+use super::http::{json, Handled};
+use crate::accounts::authentication::{authenticate, SignedIn};
 use crate::http::problem::{AppError, PROBLEM_CONTENT_TYPE};
-use crate::http::routes::{self, Route};
+use crate::http::routes::{self, Access, Route};
 use crate::http::security_headers;
-use serde::de::DeserializeOwned;
+use crate::platform::clock::{Clock, SystemClock};
+use crate::platform::log::{self, Level};
 use serde::Serialize;
-use auth::Caller;
 use worker::{Context, Env, Request, Response};
 
-pub type Handled = Result<Response, AppError>;
-
-/// Reads a variable or secret; secrets win, since a secret can shadow a default var.
-pub(crate) fn lookup(env: &Env, key: &str) -> Option<String> {
-    env.secret(key).map(|s| s.to_string()).ok().or_else(|| env.var(key).map(|v| v.to_string()).ok())
-}
-
-pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Response {
+pub async fn handle(req: Request, env: &Env, worker: &Context) -> Response {
     let clock = SystemClock;
     let started = clock.now_ms();
     let request_id = crate::platform::ids::new_request_id();
@@ -30,16 +22,10 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Response {
 
     let resolved = routes::resolve(&method, &path);
     let label = resolved.as_ref().map_or("unmatched", Route::label);
-    let result = match (resolved, Config::from_env(|k| lookup(env, k))) {
-        (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) => Err(AppError::internal(e)),
-        (Ok(route), Ok(config)) => match cross_origin_check(&req, &method) {
-            Ok(()) => {
-                let caller = Caller::of(&req, &config, started);
-                dispatch(route, req, env, ctx, &config, &caller).await
-            }
-            Err(e) => Err(e),
-        },
+    let mut user_id = None;
+    let result = match resolved {
+        Err(e) => Err(e),
+        Ok(route) => serve(route, req, env, worker, started, &method, &mut user_id).await,
     };
 
     let (mut response, error) = match result {
@@ -63,19 +49,37 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context) -> Response {
         Some(AppError::Internal { cause }) => Some(cause.as_str()),
         _ => None,
     };
-    let line = crate::platform::log::line(&crate::platform::log::RequestLog {
-        level: if status >= 500 { "error" } else { "info" },
+    let level = if status >= 500 { Level::Error } else { Level::Info };
+    let line = log::line(&log::RequestLog {
+        level,
         msg: "request",
         request_id: &request_id,
         method: &method,
         route: label,
         status,
         latency_ms: clock.now_ms() - started,
-        user_id: None,
+        user_id: user_id.as_deref(),
         error: internal_cause,
     });
-    crate::platform::log::write_line(if status >= 500 { "error" } else { "info" }, &line);
+    log::write_line(level, &line);
     response
+}
+
+/// Checks the request's origin, builds the context, authenticates as the route's
+/// access demands, then runs the handler.
+async fn serve(route: Route, req: Request, env: &Env, worker: &Context, now: i64, method: &str, user_id: &mut Option<String>) -> Handled {
+    let config = isolate_config(env)?;
+    cross_origin_check(&req, method)?;
+    let ctx = Ctx::new(&req, env, worker, config, now)?;
+    let signed_in = match route.access() {
+        Access::Public => None,
+        access => {
+            let store = ctx.sessions()?;
+            Some(authenticate(store, &ctx.db, ctx.token.as_deref(), access, config.sessions, now).await?)
+        }
+    };
+    *user_id = signed_in.as_ref().map(|s| s.user_id.clone());
+    dispatch(route, req, &ctx, signed_in.as_ref()).await
 }
 
 /// A4: refuses cross-site state-changing requests (`csrf::check`).
@@ -90,45 +94,50 @@ fn cross_origin_check(req: &Request, method: &str) -> Result<(), AppError> {
     }
 }
 
-async fn dispatch(route: Route, req: Request, env: &Env, ctx: &Context, config: &Config, caller: &Caller) -> Handled {
+/// The route table promised a session for every route that is not public.
+fn me(signed_in: Option<&SignedIn>) -> Result<&SignedIn, AppError> {
+    signed_in.ok_or(AppError::Unauthorized)
+}
+
+async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&SignedIn>) -> Handled {
     match route {
-        Route::Health => health(env, config).await,
+        Route::Health => health(ctx).await,
         Route::OpenApi => openapi(),
-        Route::ClientConfig => auth::client_config(config),
-        Route::Signup => auth::signup(req, env, ctx, config, caller).await,
-        Route::Login => auth::login(req, env, config, caller).await,
-        Route::Logout => auth::logout(env, caller).await,
-        Route::ChangePassword => auth::change_password(req, env, config, caller).await,
-        Route::ResetRequest => auth::reset_request(req, env, ctx, config, caller).await,
-        Route::ResetConfirm => auth::reset_confirm(req, env, config, caller).await,
-        Route::VerifyEmail => auth::verify_email(req, env, config, caller).await,
-        Route::ResendVerification => auth::resend_verification(env, ctx, config, caller).await,
-        Route::Me => auth::me(env, config, caller).await,
-        Route::UpdateMe => auth::update_me(req, env, ctx, config, caller).await,
-        Route::ListSessions => auth::list_sessions(env, config, caller).await,
-        Route::RevokeAllSessions => auth::revoke_all_sessions(env, config, caller).await,
-        Route::RevokeSession { id } => auth::revoke_session(&id, env, config, caller).await,
-        Route::Activity => auth::activity(&req, env, config, caller).await,
-        Route::ListBrands => library::list_brands(&req, env, config, caller).await,
-        Route::CreateBrand => library::create_brand(req, env, config, caller).await,
-        Route::GetBrand { id } => library::get_brand(&id, env, config, caller).await,
-        Route::UpdateBrand { id } => library::update_brand(&id, req, env, config, caller).await,
-        Route::DeleteBrand { id } => library::delete_brand(&id, env, config, caller).await,
-        Route::DuplicateBrand { id } => library::duplicate_brand(&id, env, config, caller).await,
-        Route::ListUploads => library::list_uploads(&req, env, config, caller).await,
-        Route::CreateUpload => library::create_upload(req, env, config, caller).await,
-        Route::GetUpload { id } => library::get_upload(&id, env, config, caller).await,
-        Route::UploadContent { id } => library::upload_content(&id, env, config, caller).await,
-        Route::DeleteUpload { id } => library::delete_upload(&id, env, config, caller).await,
+        Route::ClientConfig => accounts::client_config(ctx),
+        Route::Signup => accounts::signup(ctx, req).await,
+        Route::Login => accounts::login(ctx, req).await,
+        Route::Logout => accounts::logout(ctx).await,
+        Route::ResetRequest => accounts::reset_request(ctx, req).await,
+        Route::ResetConfirm => accounts::reset_confirm(ctx, req).await,
+        Route::VerifyEmail => accounts::verify_email(ctx, req).await,
+        Route::ChangePassword => accounts::change_password(ctx, me(signed_in)?, req).await,
+        Route::ResendVerification => accounts::resend_verification(ctx, me(signed_in)?).await,
+        Route::Me => accounts::me(ctx, me(signed_in)?).await,
+        Route::UpdateMe => accounts::update_me(ctx, me(signed_in)?, req).await,
+        Route::ListSessions => accounts::list_sessions(ctx, me(signed_in)?).await,
+        Route::RevokeAllSessions => accounts::revoke_all_sessions(ctx, me(signed_in)?).await,
+        Route::RevokeSession { id } => accounts::revoke_session(ctx, me(signed_in)?, &id).await,
+        Route::Activity => accounts::activity(ctx, me(signed_in)?, &req).await,
+        Route::ListBrands => library::list_brands(ctx, me(signed_in)?, &req).await,
+        Route::CreateBrand => library::create_brand(ctx, me(signed_in)?, req).await,
+        Route::GetBrand { id } => library::get_brand(ctx, me(signed_in)?, &id).await,
+        Route::UpdateBrand { id } => library::update_brand(ctx, me(signed_in)?, &id, req).await,
+        Route::DeleteBrand { id } => library::delete_brand(ctx, me(signed_in)?, &id).await,
+        Route::DuplicateBrand { id } => library::duplicate_brand(ctx, me(signed_in)?, &id).await,
+        Route::ListUploads => library::list_uploads(ctx, me(signed_in)?, &req).await,
+        Route::CreateUpload => library::create_upload(ctx, me(signed_in)?, req).await,
+        Route::GetUpload { id } => library::get_upload(ctx, me(signed_in)?, &id).await,
+        Route::UploadContent { id } => library::upload_content(ctx, me(signed_in)?, &id).await,
+        Route::DeleteUpload { id } => library::delete_upload(ctx, me(signed_in)?, &id).await,
         Route::ContentTypes => generation::content_types(),
-        Route::SubmitGeneration => generation::submit(req, env, config, caller).await,
-        Route::ListGenerations => generation::list(&req, env, config, caller).await,
-        Route::GetGeneration { id } => generation::get(&id, env, config, caller).await,
-        Route::UpdateGeneration { id } => generation::update(&id, req, env, config, caller).await,
-        Route::DeleteGeneration { id } => generation::delete(&id, env, config, caller).await,
-        Route::Credits => generation::credits(env, config, caller).await,
-        Route::CreditLedger => generation::ledger_entries(&req, env, config, caller).await,
-        Route::Diag(d) if config.diagnostics_enabled() => diagnostics::handle(d, req, env, config).await,
+        Route::SubmitGeneration => generation::submit(ctx, me(signed_in)?, req).await,
+        Route::ListGenerations => generation::list(ctx, me(signed_in)?, &req).await,
+        Route::GetGeneration { id } => generation::get(ctx, me(signed_in)?, &id).await,
+        Route::UpdateGeneration { id } => generation::update(ctx, me(signed_in)?, &id, req).await,
+        Route::DeleteGeneration { id } => generation::delete(ctx, me(signed_in)?, &id).await,
+        Route::Credits => generation::credits(ctx, me(signed_in)?).await,
+        Route::CreditLedger => generation::ledger_entries(ctx, me(signed_in)?, &req).await,
+        Route::Diag(d) if ctx.config.diagnostics_enabled() => diagnostics::handle(ctx, d, req).await,
         Route::Diag(_) => Err(AppError::NotFound),
     }
 }
@@ -143,71 +152,6 @@ fn problem_response(error: &AppError, request_id: &str, path: &str) -> Response 
         let _ = headers.set(name, &value);
     }
     response
-}
-
-pub fn json(status: u16, value: &impl Serialize) -> Handled {
-    Ok(Response::from_json(value).map_err(AppError::internal)?.with_status(status))
-}
-
-/// Reads a JSON body under the configured limit and strict schema.
-pub async fn read_json<T: DeserializeOwned>(req: &mut Request, config: &Config) -> Result<T, AppError> {
-    let limit = config.max_json_body_bytes;
-    let headers = req.headers();
-    json_body::check_content_type(headers.get("Content-Type").ok().flatten().as_deref())?;
-    json_body::check_declared_length(headers.get("Content-Length").ok().flatten().as_deref(), limit)?;
-    let bytes = req.bytes().await.map_err(|e| AppError::MalformedJson { detail: format!("The body could not be read: {e}") })?;
-    json_body::parse(&bytes, limit)
-}
-
-/// `?cursor=` and `?limit=` (1–100) of a list request, plus the other query pairs.
-pub struct PageQuery {
-    pub cursor: Option<(i64, String)>,
-    pub limit: i64,
-    pub rest: Vec<(String, String)>,
-}
-
-impl PageQuery {
-    pub fn of(req: &Request, default_limit: i64) -> Result<PageQuery, AppError> {
-        let url = req.url().map_err(AppError::internal)?;
-        let mut page = PageQuery { cursor: None, limit: default_limit, rest: Vec::new() };
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "cursor" => {
-                    page.cursor = Some(
-                        crate::accounts::queries::decode_cursor(&v).ok_or_else(|| AppError::validation("cursor", "This cursor is not valid."))?,
-                    )
-                }
-                "limit" => {
-                    page.limit = v
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|n| (1..=100).contains(n))
-                        .ok_or_else(|| AppError::validation("limit", "Use a limit from 1 to 100."))?
-                }
-                _ => page.rest.push((k.into_owned(), v.into_owned())),
-            }
-        }
-        Ok(page)
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.rest.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
-    }
-
-    /// The cursor of the next page: the last item's `(created_at, id)` when the page is full.
-    pub fn next_cursor<T>(&self, items: &[T], key: impl Fn(&T) -> (i64, &str)) -> Option<String> {
-        if items.len() as i64 != self.limit {
-            return None;
-        }
-        items.last().map(|i| {
-            let (at, id) = key(i);
-            crate::accounts::queries::encode_cursor(at, id)
-        })
-    }
-}
-
-pub fn database(env: &Env) -> Result<D1, AppError> {
-    env.d1(DB_BINDING).map(D1).map_err(AppError::internal)
 }
 
 /// G4: the OpenAPI 3.1 document of the whole API (kept in step with `routes` by a test).
@@ -226,12 +170,11 @@ struct Health {
 }
 
 /// G2: liveness plus the build and schema versions; 503 when the database is down.
-async fn health(env: &Env, config: &Config) -> Handled {
-    let db = database(env)?;
-    match crate::ops::health::schema_version(&db).await {
+async fn health(ctx: &Ctx<'_>) -> Handled {
+    match crate::ops::health::schema_version(&ctx.db).await {
         Ok(schema_version) => json(
             200,
-            &Health { status: "ok", version: env!("CARGO_PKG_VERSION"), schema_version, db: config.database.name() },
+            &Health { status: "ok", version: env!("CARGO_PKG_VERSION"), schema_version, db: ctx.config.database.name() },
         ),
         Err(e) => Err(AppError::ServiceUnavailable { detail: format!("The database is not answering. ({})", short(&e.to_string())) }),
     }

@@ -3,26 +3,17 @@
 
 mod adapters;
 mod app;
+mod context;
 mod handlers;
+mod http;
 
-use crate::platform::clock::SystemClock;
+use crate::platform::clock::{Clock, SystemClock};
+use crate::platform::log::{self, Level};
+use crate::generation::service;
 use crate::platform::queue_messages::{parse_message, Outcome, QueueMessage, QueueName};
 use worker::{event, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
 
-pub(crate) use adapters::d1::D1;
-pub(crate) use adapters::r2::R2;
-use adapters::queues;
-use handlers::generation;
-
-pub(crate) const DB_BINDING: &str = "DB";
-pub(crate) const KV_BINDING: &str = "SESSIONS";
-pub(crate) const BLOBS_BINDING: &str = "UPLOADS";
-
-/// The R2 bucket of uploads and generated images, as the `Blobs` port.
-pub(crate) fn blobs(env: &Env) -> Result<R2, crate::http::problem::AppError> {
-    env.bucket(BLOBS_BINDING).map(R2).map_err(crate::http::problem::AppError::internal)
-}
-
+use context::{bucket, database, isolate_config};
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
@@ -37,7 +28,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> worker::Result<()> {
     let queue_name = batch.queue();
     let Some(queue) = QueueName::from_queue_name(&queue_name) else {
-        crate::platform::log::emit("error", "batch from an unknown queue", serde_json::json!({ "queue": queue_name }));
+        crate::platform::log::emit(crate::platform::log::Level::Error, "batch from an unknown queue", serde_json::json!({ "queue": queue_name }));
         batch.retry_all();
         return Ok(());
     };
@@ -58,23 +49,16 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Outco
         Ok(m) => m,
         Err(outcome) => return outcome,
     };
-    let db = match env.d1(DB_BINDING) {
-        Ok(db) => D1(db),
-        Err(_) => return Outcome::Retry { delay_seconds: 5 },
+    let (Ok(config), Ok(db)) = (isolate_config(env), database(env)) else {
+        return Outcome::Retry { delay_seconds: 30 };
     };
     match message {
-        QueueMessage::Probe { probe_id, fail } => {
-            crate::ops::probes::consume(&db, queue, &probe_id, fail, crate::platform::clock::Clock::now_ms(&SystemClock)).await
-        }
+        QueueMessage::Probe { probe_id, fail } => crate::ops::probes::consume(&db, queue, &probe_id, fail, SystemClock.now_ms()).await,
+        QueueMessage::Generate { job_id } if queue.is_dead_letter() => service::dead_lettered(&db, &job_id, SystemClock.now_ms()).await,
         QueueMessage::Generate { job_id } => {
-            let now = crate::platform::clock::Clock::now_ms(&SystemClock);
-            if queue.is_dead_letter() {
-                return generation::dead_lettered(env, &job_id, now).await;
-            }
-            match crate::platform::config::Config::from_env(|k| app::lookup(env, k)) {
-                Ok(config) => generation::run_job(env, &config, &job_id, now).await,
-                Err(_) => Outcome::Retry { delay_seconds: 30 },
-            }
+            let Ok(blobs) = bucket(env) else { return Outcome::Retry { delay_seconds: 5 } };
+            let provider = adapters::inference::OpenAiCompatible(&config.inference);
+            service::run_job(&db, &blobs, &provider, &SystemClock, &job_id).await
         }
     }
 }
@@ -89,13 +73,13 @@ async fn apply(env: &Env, queue: QueueName, message: &worker::RawMessage, body: 
             message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay_seconds).build())
         }
         Outcome::DeadLetter { reason } => {
-            crate::platform::log::emit(
-                "error",
+            log::emit(
+                Level::Error,
                 "dead-lettering a message",
                 serde_json::json!({ "queue": queue.short(), "message_id": message.id(), "reason": reason }),
             );
             match queue.dead_letter() {
-                Some(dlq) => match queues::send_raw_json(env, dlq, body).await {
+                Some(dlq) => match adapters::queues::send_raw_json(env, dlq, body).await {
                     Ok(()) => message.ack(),
                     Err(_) => message.retry(),
                 },
@@ -107,21 +91,14 @@ async fn apply(env: &Env, queue: QueueName, message: &worker::RawMessage, body: 
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let db = match env.d1(DB_BINDING) {
-        Ok(db) => D1(db),
-        Err(e) => {
-            crate::platform::log::emit("error", "scheduled run without a database", serde_json::json!({ "error": e.to_string() }));
+    let (db, blobs) = match (database(&env), bucket(&env)) {
+        (Ok(db), Ok(blobs)) => (db, blobs),
+        _ => {
+            log::emit(Level::Error, "scheduled run without its bindings", serde_json::json!({ "cron": event.cron() }));
             return;
         }
     };
-    let blobs = match env.bucket(BLOBS_BINDING) {
-        Ok(bucket) => R2(bucket),
-        Err(e) => {
-            crate::platform::log::emit("error", "scheduled run without a bucket", serde_json::json!({ "error": e.to_string() }));
-            return;
-        }
-    };
-    let run = crate::ops::cron::run_scheduled(&db, &blobs, &queues::Queues(&env), &SystemClock, &event.cron()).await;
-    let level = if run.outcome == "ok" { "info" } else { "error" };
-    crate::platform::log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
+    let run = crate::ops::cron::run_scheduled(&db, &blobs, &adapters::queues::Queues(&env), &SystemClock, &event.cron()).await;
+    let level = if run.outcome == "ok" { Level::Info } else { Level::Error };
+    log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
 }

@@ -8,7 +8,7 @@
 //! both under the reference `settle:{job}`; so a job can never be both charged and
 //! refunded, nor either twice.
 
-use crate::platform::db::{ConstraintKind, DbError, Statement};
+use crate::platform::db::{ConstraintKind, Db, DbError, Statement};
 use serde::{Deserialize, Serialize};
 
 pub const STARTER_GRANT: i64 = 50;
@@ -112,7 +112,7 @@ pub fn release(user_id: &str, job_id: &str, price: i64, now_ms: i64) -> Vec<Stat
 
 /// A batch failed because this reference was already applied.
 pub fn is_duplicate_reference(e: &DbError) -> bool {
-    matches!(e, DbError::Constraint { kind: ConstraintKind::Unique, message } if message.contains("reference"))
+    e.violates_unique("ledger_entries", &["reference"])
 }
 
 /// A batch failed because a balance would have gone negative.
@@ -125,6 +125,31 @@ pub struct Balance {
     pub balance: i64,
     pub held: i64,
     pub debt: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub kind: String,
+    pub amount: i64,
+    pub reference: String,
+    pub job_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// E2: the user's ledger, newest first.
+pub async fn entries(db: &impl Db, user_id: &str, page: &crate::http::pagination::Page) -> Result<Vec<Entry>, DbError> {
+    db.query(page.newest_first(
+        Statement::new("SELECT id, kind, amount, reference, job_id, created_at FROM ledger_entries WHERE user_id = ?").bind(user_id),
+    ))
+    .await
+}
+
+/// The user's credit account as the API shows it.
+pub async fn balance(db: &impl Db, user_id: &str) -> Result<Balance, crate::http::problem::AppError> {
+    db.query_one(Statement::new("SELECT balance, held, debt FROM credit_accounts WHERE user_id = ?").bind(user_id))
+        .await?
+        .ok_or_else(|| crate::http::problem::AppError::internal(format!("no credit account for {user_id}")))
 }
 
 impl Balance {

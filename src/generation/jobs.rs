@@ -4,6 +4,7 @@
 //! conditional UPDATE, so of two deliveries of the same message only one gets the job:
 //! the other finds it running (or done) and acks without calling the provider.
 
+use crate::http::pagination::Page;
 use crate::platform::db::{Db, DbError, Statement};
 use serde::{Deserialize, Serialize};
 
@@ -39,11 +40,18 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    pub fn from_status(status: u16, body: &str) -> ProviderError {
-        let snippet: String = body.chars().take(200).collect();
+    /// The body is not kept: a provider's error text can echo the prompt (README, logs).
+    pub fn from_status(status: u16) -> ProviderError {
         match status {
             408 | 409 | 425 | 429 | 500..=599 => ProviderError::Transient(format!("provider answered {status}")),
-            _ => ProviderError::Permanent(format!("provider refused the request ({status}): {snippet}")),
+            _ => ProviderError::Permanent(format!("provider refused the request ({status})")),
+        }
+    }
+
+    /// A short description for logs: the class and our own words, never the provider's.
+    pub fn kind(&self) -> &str {
+        match self {
+            ProviderError::Transient(what) | ProviderError::Permanent(what) => what,
         }
     }
 }
@@ -127,6 +135,11 @@ pub fn insert(j: &NewJob, now_ms: i64) -> Statement {
     .bind(now_ms)
 }
 
+/// A submit raced another with the same `Idempotency-Key`.
+pub fn is_duplicate_idempotency_key(e: &DbError) -> bool {
+    e.violates_unique("generation_jobs", &["user_id", "idempotency_key"])
+}
+
 pub async fn find(db: &impl Db, user_id: &str, id: &str) -> Result<Option<Job>, DbError> {
     db.query_one(Statement::new(format!("SELECT {COLUMNS} FROM generation_jobs WHERE id = ? AND user_id = ?")).bind(id).bind(user_id))
         .await
@@ -150,29 +163,21 @@ pub struct ListFilter<'a> {
     pub favorites_only: bool,
 }
 
-pub async fn list(db: &impl Db, user_id: &str, filter: &ListFilter<'_>, before: Option<(i64, String)>, limit: i64) -> Result<Vec<Job>, DbError> {
-    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+pub async fn list(db: &impl Db, user_id: &str, filter: &ListFilter<'_>, page: &Page) -> Result<Vec<Job>, DbError> {
     let like = filter.query.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-    db.query(
-        Statement::new(format!(
-            "SELECT {COLUMNS} FROM generation_jobs WHERE user_id = ? \
-             AND (? IS NULL OR brand_id = ?) AND (? IS NULL OR content_type = ?) AND (? IS NULL OR prompt LIKE ? ESCAPE '\\') AND (? = 0 OR favorite = 1) \
-             AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?"
-        ))
-        .bind(user_id)
-        .bind(filter.brand_id)
-        .bind(filter.brand_id)
-        .bind(filter.content_type)
-        .bind(filter.content_type)
-        .bind(like.clone())
-        .bind(like)
-        .bind(filter.favorites_only)
-        .bind(at)
-        .bind(at)
-        .bind(id)
-        .bind(limit),
-    )
-    .await
+    let statement = Statement::new(format!(
+        "SELECT {COLUMNS} FROM generation_jobs WHERE user_id = ? \
+         AND (? IS NULL OR brand_id = ?) AND (? IS NULL OR content_type = ?) AND (? IS NULL OR prompt LIKE ? ESCAPE '\\') AND (? = 0 OR favorite = 1)"
+    ))
+    .bind(user_id)
+    .bind(filter.brand_id)
+    .bind(filter.brand_id)
+    .bind(filter.content_type)
+    .bind(filter.content_type)
+    .bind(like.clone())
+    .bind(like)
+    .bind(filter.favorites_only);
+    db.query(page.newest_first(statement)).await
 }
 
 /// Claims a queued job (or one whose lease ran out) for this delivery.
@@ -197,6 +202,10 @@ pub async fn claim(db: &impl Db, id: &str, now_ms: i64) -> Result<Option<Job>, D
 /// Back to the queue after a transient failure (the message is retried with a delay).
 pub fn requeue(id: &str) -> Statement {
     Statement::new("UPDATE generation_jobs SET status = 'queued', lease_until = NULL WHERE id = ? AND status = 'running'").bind(id)
+}
+
+pub fn delete(id: &str, user_id: &str) -> Statement {
+    Statement::new("DELETE FROM generation_jobs WHERE id = ? AND user_id = ?").bind(id).bind(user_id)
 }
 
 pub fn set_favorite(id: &str, user_id: &str, favorite: bool) -> Statement {
@@ -288,10 +297,10 @@ mod tests {
     #[test]
     fn provider_statuses_are_classified() {
         for s in [408, 429, 500, 502, 503, 504] {
-            assert!(matches!(ProviderError::from_status(s, ""), ProviderError::Transient(_)), "{s}");
+            assert!(matches!(ProviderError::from_status(s), ProviderError::Transient(_)), "{s}");
         }
         for s in [400, 401, 403, 404, 422] {
-            assert!(matches!(ProviderError::from_status(s, ""), ProviderError::Permanent(_)), "{s}");
+            assert!(matches!(ProviderError::from_status(s), ProviderError::Permanent(_)), "{s}");
         }
     }
 

@@ -3,3 +3,4 @@ pub mod content_types;
 pub mod inference;
 pub mod jobs;
 pub mod prompt;
+pub mod service;

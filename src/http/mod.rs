@@ -4,3 +4,4 @@ pub mod problem;
 pub mod routes;
 pub mod security_headers;
 pub mod openapi;
+pub mod pagination;

@@ -64,7 +64,31 @@ pub enum DiagRoute {
     CronRuns,
 }
 
+/// Who may call a route; `dispatch` authenticates before the handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (the handler may still look at a presented session, e.g. sign-out).
+    Public,
+    /// A live session (KV). Reads only: KV may lag a revocation elsewhere by 60 s.
+    Session,
+    /// A live session whose database row is confirmed open: every state change.
+    ConfirmedSession,
+}
+
 impl Route {
+    pub fn access(&self) -> Access {
+        use Route::*;
+        match self {
+            Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | ContentTypes
+            | Diag(_) => Access::Public,
+            Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
+            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger => Access::Session,
+            ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
+            | UpdateBrand { .. } | DeleteBrand { .. } | DuplicateBrand { .. } | CreateUpload | DeleteUpload { .. }
+            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } => Access::ConfirmedSession,
+        }
+    }
+
     /// A stable label for logs: the pattern, never the concrete path.
     pub fn label(&self) -> &'static str {
         match self {
@@ -217,6 +241,19 @@ fn diag_methods(rest: &[&str]) -> Option<Methods> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_signed_in_route_that_changes_state_confirms_the_session_in_the_database() {
+        for path in ["/api/me", "/api/sessions", "/api/sessions/s", "/api/brands", "/api/brands/b", "/api/brands/b/duplicate",
+            "/api/uploads", "/api/uploads/u", "/api/uploads/u/content", "/api/generations", "/api/generations/g",
+            "/api/credits", "/api/credits/ledger", "/api/activity", "/api/auth/password", "/api/auth/verify/resend"] {
+            for method in ["GET", "POST", "PATCH", "DELETE"] {
+                let Ok(route) = resolve(method, path) else { continue };
+                let expected = if method == "GET" { Access::Session } else { Access::ConfirmedSession };
+                assert_eq!(route.access(), expected, "{method} {path}");
+            }
+        }
+    }
 
     #[test]
     fn health_answers_get_and_head() {

@@ -1,6 +1,7 @@
 //! Brands (B1, B4): every field a brand has, its validation, and its SQL.
 //! List fields are stored as JSON text (portable to Postgres as `text`).
 
+use crate::http::pagination::Page;
 use crate::platform::db::{Db, DbError, Statement};
 use crate::http::problem::AppError;
 use serde::{Deserialize, Serialize};
@@ -283,25 +284,63 @@ pub async fn find_brand(db: &impl Db, user_id: &str, id: &str) -> Result<Option<
     Ok(rows.into_iter().next().map(Brand::from))
 }
 
-/// Newest first, 20 a page; `before` is the cursor `(created_at, id)`.
-pub async fn list_brands(db: &impl Db, user_id: &str, archived: bool, before: Option<(i64, String)>, limit: i64) -> Result<Vec<Brand>, DbError> {
-    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
-    let archived_test = if archived { "IS NOT NULL" } else { "IS NULL" };
-    let sql = format!(
-        "{SELECT_BRAND} WHERE b.user_id = ? AND b.archived_at {archived_test} \
-         AND (b.created_at < ? OR (b.created_at = ? AND b.id < ?)) ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
-    );
-    let rows: Vec<BrandRow> = db.query(Statement::new(sql).bind(user_id).bind(at).bind(at).bind(id).bind(limit)).await?;
+/// Which brands a list shows: the ones in use, or the archived ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shelf {
+    Active,
+    Archived,
+}
+
+/// Newest first.
+pub async fn list_brands(db: &impl Db, user_id: &str, shelf: Shelf, page: &Page) -> Result<Vec<Brand>, DbError> {
+    let archived_test = match shelf {
+        Shelf::Active => "IS NULL",
+        Shelf::Archived => "IS NOT NULL",
+    };
+    let statement = Statement::new(format!("{SELECT_BRAND} WHERE b.user_id = ? AND b.archived_at {archived_test}")).bind(user_id);
+    let rows: Vec<BrandRow> = db.query(page.newest_first(statement)).await?;
     Ok(rows.into_iter().map(Brand::from).collect())
+}
+
+/// True when a brand other than `brand_id` uses the upload (as logo or reference).
+pub async fn upload_used_by_another_brand(db: &impl Db, brand_id: &str, upload_id: &str) -> Result<bool, DbError> {
+    let rows = db
+        .run(
+            Statement::new(
+                "SELECT 1 AS used FROM brands WHERE id <> ? AND logo_upload_id = ? \
+                 UNION ALL SELECT 1 FROM brand_references WHERE brand_id <> ? AND upload_id = ? LIMIT 1",
+            )
+            .bind(brand_id)
+            .bind(upload_id)
+            .bind(brand_id)
+            .bind(upload_id),
+        )
+        .await?;
+    Ok(!rows.rows.is_empty())
+}
+
+/// Deletes a brand and its reference list (the files are the caller's business).
+pub fn delete_brand(user_id: &str, id: &str) -> Vec<Statement> {
+    vec![
+        Statement::new("DELETE FROM brand_references WHERE brand_id = ?").bind(id),
+        Statement::new("DELETE FROM brands WHERE id = ? AND user_id = ?").bind(id).bind(user_id),
+    ]
 }
 
 fn json(v: &impl Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
+/// Whether `write_brand` makes a new brand or changes an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Insert,
+    Update,
+}
+
 /// Statements that write a brand's fields and replace its references.
-pub fn write_brand(user_id: &str, id: &str, f: &BrandFields, archived_at: Option<i64>, created_at: i64, now_ms: i64, insert: bool) -> Vec<Statement> {
-    let main = if insert {
+pub fn write_brand(user_id: &str, id: &str, f: &BrandFields, archived_at: Option<i64>, created_at: i64, now_ms: i64, write: Write) -> Vec<Statement> {
+    let main = if write == Write::Insert {
         Statement::new(
             "INSERT INTO brands (name, description, voice, audience, words_to_use, words_to_avoid, banned_claims, colors, fonts, \
              example_content, logo_upload_id, archived_at, created_at, updated_at, id, user_id) \

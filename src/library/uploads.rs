@@ -7,6 +7,7 @@
 //! - a delete marks the row `deleting` (it disappears for the user at once), deletes the
 //!   object, then the row; the sweeper finishes any delete that was interrupted.
 
+use crate::http::pagination::Page;
 use crate::platform::db::{Db, DbError, Statement};
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +104,23 @@ pub fn insert_pending(u: &NewUpload, quota_bytes: i64, now_ms: i64) -> Statement
     .bind(quota_bytes)
 }
 
+/// A generated image's row: no quota check (the user paid for it with credits).
+pub fn insert_generated(u: &NewUpload, now_ms: i64) -> Statement {
+    Statement::new(
+        "INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, width, height, status, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+    )
+    .bind(u.id)
+    .bind(u.user_id)
+    .bind(r2_key(u.user_id, u.id))
+    .bind(u.filename)
+    .bind(u.content_type)
+    .bind(u.size_bytes)
+    .bind(u.width)
+    .bind(u.height)
+    .bind(now_ms)
+}
+
 pub fn mark_ready(id: &str) -> Statement {
     Statement::new("UPDATE uploads SET status = 'ready' WHERE id = ? AND status = 'pending'").bind(id)
 }
@@ -126,20 +144,9 @@ pub async fn find_ready(db: &impl Db, user_id: &str, id: &str) -> Result<Option<
         .await
 }
 
-pub async fn list_ready(db: &impl Db, user_id: &str, before: Option<(i64, String)>, limit: i64) -> Result<Vec<Upload>, DbError> {
-    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
-    db.query(
-        Statement::new(format!(
-            "SELECT {COLUMNS} FROM uploads WHERE user_id = ? AND status = 'ready' \
-             AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?"
-        ))
-        .bind(user_id)
-        .bind(at)
-        .bind(at)
-        .bind(id)
-        .bind(limit),
-    )
-    .await
+pub async fn list_ready(db: &impl Db, user_id: &str, page: &Page) -> Result<Vec<Upload>, DbError> {
+    db.query(page.newest_first(Statement::new(format!("SELECT {COLUMNS} FROM uploads WHERE user_id = ? AND status = 'ready'")).bind(user_id)))
+        .await
 }
 
 pub async fn usage(db: &impl Db, user_id: &str, quota_bytes: i64) -> Result<Usage, DbError> {

@@ -219,7 +219,7 @@ pub async fn run_scheduled(
     .bind(&run.outcome)
     .bind(&run.detail);
     if let Err(e) = db.run(insert).await {
-        crate::platform::log::emit("error", "recording a cron run failed", serde_json::json!({ "task": run.task, "error": e.to_string() }));
+        crate::platform::log::emit(crate::platform::log::Level::Error, "recording a cron run failed", serde_json::json!({ "task": run.task, "error": e.to_string() }));
     }
     run
 }

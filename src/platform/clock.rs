@@ -14,7 +14,7 @@ impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         #[cfg(target_arch = "wasm32")]
         {
-            worker::js_sys::Date::now() as i64
+            js_sys::Date::now() as i64
         }
         #[cfg(not(target_arch = "wasm32"))]
         {

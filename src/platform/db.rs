@@ -125,6 +125,28 @@ impl DbError {
     }
 }
 
+impl DbError {
+    /// True when this is a unique violation of exactly `table (columns…)`: the one
+    /// constraint mapper, so callers never match on error text themselves. SQLite (D1)
+    /// says `UNIQUE constraint failed: t.a, t.b`; Postgres (Neon) names the constraint,
+    /// by default `t_a_b_key` (or `t_pkey` for a primary key, passed as `&["pkey"]`).
+    pub fn violates_unique(&self, table: &str, columns: &[&str]) -> bool {
+        let DbError::Constraint { kind: ConstraintKind::Unique, message } = self else { return false };
+        let sqlite = format!("UNIQUE constraint failed: {}", columns.iter().map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", "));
+        let postgres = match columns {
+            ["pkey"] => format!("{table}_pkey"),
+            _ => format!("{table}_{}_key", columns.join("_")),
+        };
+        [sqlite, postgres].iter().any(|needle| {
+            message.match_indices(needle.as_str()).any(|(at, _)| {
+                let before_ok = !message[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                let after = message[at + needle.len()..].chars().next();
+                before_ok && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c == '.')
+            })
+        })
+    }
+}
+
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -165,6 +187,17 @@ pub trait Db {
     }
 }
 
+/// A borrowed database is a database, so `&ctx.db` and `db` read the same.
+impl<T: Db> Db for &T {
+    async fn run(&self, statement: Statement) -> Result<StatementResult, DbError> {
+        (**self).run(statement).await
+    }
+
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>, DbError> {
+        (**self).batch(statements).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +217,22 @@ mod tests {
         assert!(matches!(e, DbError::Constraint { kind: ConstraintKind::Unique, .. }));
         let e = DbError::classify("new row violates check constraint", Some("23514"));
         assert!(matches!(e, DbError::Constraint { kind: ConstraintKind::Check, .. }));
+    }
+
+    #[test]
+    fn unique_violations_are_mapped_by_table_and_columns_on_both_backends() {
+        let d1 = DbError::classify("D1_ERROR: UNIQUE constraint failed: users.email: SQLITE_CONSTRAINT", None);
+        assert!(d1.violates_unique("users", &["email"]));
+        assert!(!d1.violates_unique("users", &["name"]));
+        assert!(!d1.violates_unique("xusers", &["email"]));
+        let composite = DbError::classify("UNIQUE constraint failed: generation_jobs.user_id, generation_jobs.idempotency_key", None);
+        assert!(composite.violates_unique("generation_jobs", &["user_id", "idempotency_key"]));
+        assert!(!composite.violates_unique("generation_jobs", &["user_id"]));
+        let pg = DbError::classify("duplicate key value violates unique constraint \"users_email_key\"", Some("23505"));
+        assert!(pg.violates_unique("users", &["email"]));
+        assert!(!pg.violates_unique("users", &["email_x"]));
+        let check = DbError::classify("CHECK constraint failed: users.email", None);
+        assert!(!check.violates_unique("users", &["email"]));
     }
 
     #[test]

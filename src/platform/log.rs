@@ -4,9 +4,18 @@
 
 use serde::Serialize;
 
+/// How bad a line is; `Error` lines go to the console's error stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
 #[derive(Debug, Serialize)]
 pub struct RequestLog<'a> {
-    pub level: &'static str,
+    pub level: Level,
     pub msg: &'static str,
     pub request_id: &'a str,
     pub method: &'a str,
@@ -22,7 +31,7 @@ pub struct RequestLog<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct EventLog<'a> {
-    pub level: &'static str,
+    pub level: Level,
     pub msg: &'a str,
     #[serde(flatten)]
     pub fields: serde_json::Value,
@@ -34,18 +43,19 @@ pub fn line<T: Serialize>(record: &T) -> String {
 }
 
 /// Writes a line at the given level.
-pub fn emit(level: &'static str, msg: &str, fields: serde_json::Value) {
+pub fn emit(level: Level, msg: &str, fields: serde_json::Value) {
     let text = line(&EventLog { level, msg, fields });
     write_line(level, &text);
 }
 
-pub(crate) fn write_line(level: &str, text: &str) {
+pub(crate) fn write_line(level: Level, text: &str) {
     #[cfg(target_arch = "wasm32")]
     {
-        if level == "error" {
-            worker::console_error!("{}", text);
+        let line = wasm_bindgen::JsValue::from_str(text);
+        if level == Level::Error {
+            web_sys::console::error_1(&line);
         } else {
-            worker::console_log!("{}", text);
+            web_sys::console::log_1(&line);
         }
     }
     #[cfg(not(target_arch = "wasm32"))]
@@ -62,7 +72,7 @@ mod tests {
     #[test]
     fn request_lines_are_one_json_object_with_the_request_id() {
         let text = line(&RequestLog {
-            level: "info",
+            level: Level::Info,
             msg: "request",
             request_id: "r1",
             method: "GET",

@@ -39,3 +39,15 @@ pub trait Blobs {
 pub trait Jobs {
     async fn send(&self, queue: QueueName, message: &QueueMessage) -> Result<(), PortError>;
 }
+
+impl<T: Blobs> Blobs for &T {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+        (**self).put(key, bytes, content_type).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Blob>, PortError> {
+        (**self).get(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        (**self).delete(key).await
+    }
+}

@@ -41,7 +41,7 @@ impl OpenAiCompatible<'_> {
         if (200..300).contains(&status) {
             Ok(text)
         } else {
-            Err(ProviderError::from_status(status, &text))
+            Err(ProviderError::from_status(status))
         }
     }
 

@@ -2,17 +2,15 @@
 //! end-to-end tests prove KV, D1, R2, the queues and cron work on the real runtime.
 //! `Config::diagnostics_enabled` keeps them off in production (they answer 404).
 
-use crate::cf::app::{database, json, read_json, Handled};
 use crate::cf::adapters::queues::Queues;
-use crate::cf::{R2, BLOBS_BINDING, KV_BINDING};
-use crate::platform::clock::{Clock, SystemClock};
-use crate::platform::config::Config;
+use crate::cf::context::{Ctx, KV_BINDING};
+use crate::cf::http::{json, no_content, read_json, Handled};
 use crate::platform::ports::{Blobs, Jobs};
 use crate::http::problem::AppError;
 use crate::platform::queue_messages::{QueueMessage, QueueName};
 use crate::http::routes::DiagRoute;
 use serde::Deserialize;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 const KV_PREFIX: &str = "diag:";
 const BLOB_PREFIX: &str = "diag/";
@@ -37,11 +35,11 @@ fn checked_key(key: &str) -> Result<&str, AppError> {
     ok.then_some(key).ok_or_else(|| AppError::validation("key", "Use 1–64 letters, digits, dots, dashes or underscores."))
 }
 
-pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Config) -> Handled {
-    let now = SystemClock.now_ms();
+pub async fn handle(ctx: &Ctx<'_>, route: DiagRoute, mut req: Request) -> Handled {
+    let (env, now) = (ctx.env(), ctx.now);
     match route {
         DiagRoute::KvPut => {
-            let body: KvPut = read_json(&mut req, config).await?;
+            let body: KvPut = read_json(&mut req, ctx.config).await?;
             let key = format!("{KV_PREFIX}{}", checked_key(&body.key)?);
             let kv = env.kv(KV_BINDING).map_err(AppError::internal)?;
             let mut put = kv.put(&key, body.value).map_err(AppError::internal)?;
@@ -52,7 +50,7 @@ pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Conf
                 put = put.expiration_ttl(ttl);
             }
             put.execute().await.map_err(AppError::internal)?;
-            Ok(Response::empty().map_err(AppError::internal)?.with_status(204))
+            no_content()
         }
         DiagRoute::KvGet { key } => {
             let key = format!("{KV_PREFIX}{}", checked_key(&key)?);
@@ -66,7 +64,7 @@ pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Conf
             // Every object key under `?prefix=` (whole bucket by default), for tests that
             // check no file was left behind.
             let prefix = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "prefix").map(|(_, v)| v.into_owned()));
-            let bucket = env.bucket(BLOBS_BINDING).map_err(AppError::internal)?;
+            let bucket = &ctx.blobs()?.0;
             let mut keys = Vec::new();
             let mut cursor: Option<String> = None;
             loop {
@@ -91,28 +89,26 @@ pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Conf
             let content_type = req.headers().get("Content-Type").ok().flatten().unwrap_or_else(|| "application/octet-stream".into());
             let bytes = req.bytes().await.map_err(AppError::internal)?;
             let size = bytes.len();
-            let bucket = env.bucket(BLOBS_BINDING).map_err(AppError::internal)?;
-            R2(bucket).put(&key, bytes, &content_type).await?;
+            ctx.blobs()?.put(&key, bytes, &content_type).await?;
             json(201, &serde_json::json!({ "key": key, "size": size }))
         }
         DiagRoute::BlobGet { key } => {
             let key = format!("{BLOB_PREFIX}{}", checked_key(&key)?);
-            let bucket = env.bucket(BLOBS_BINDING).map_err(AppError::internal)?;
-            let blob = R2(bucket).get(&key).await?.ok_or(AppError::NotFound)?;
+            let blob = ctx.blobs()?.get(&key).await?.ok_or(AppError::NotFound)?;
             let mut response = Response::from_bytes(blob.bytes).map_err(AppError::internal)?;
             let _ = response.headers_mut().set("Content-Type", &blob.content_type);
             Ok(response)
         }
         DiagRoute::DbProbe => {
-            let db = database(env)?;
+            let db = &ctx.db;
             let probe_id = crate::platform::ids::new_id("prb");
-            crate::ops::probes::record_event(&db, &probe_id, "direct", "written", now).await?;
-            let events = crate::ops::probes::list_events(&db, &probe_id).await?;
+            crate::ops::probes::record_event(db, &probe_id, "direct", "written", now).await?;
+            let events = crate::ops::probes::list_events(db, &probe_id).await?;
             json(201, &serde_json::json!({ "probe_id": probe_id, "events": events }))
         }
         DiagRoute::QueueSend { queue } => {
             let queue = QueueName::from_short(&queue).ok_or(AppError::NotFound)?;
-            let body: QueueSend = read_json(&mut req, config).await?;
+            let body: QueueSend = read_json(&mut req, ctx.config).await?;
             let probe_id = crate::platform::ids::new_id("prb");
             Queues(env).send(queue, &QueueMessage::Probe { probe_id: probe_id.clone(), fail: body.fail }).await?;
             json(202, &serde_json::json!({ "probe_id": probe_id, "queue": queue.short() }))
@@ -121,20 +117,20 @@ pub async fn handle(route: DiagRoute, mut req: Request, env: &Env, config: &Conf
             if !crate::platform::ids::is_id(&probe_id, "prb") {
                 return Err(AppError::NotFound);
             }
-            let events = crate::ops::probes::list_events(&database(env)?, &probe_id).await?;
+            let events = crate::ops::probes::list_events(&ctx.db, &probe_id).await?;
             json(200, &serde_json::json!({ "probe_id": probe_id, "events": events }))
         }
         DiagRoute::ResendJob { job_id } => send_job(env, QueueName::Generation, job_id).await,
         DiagRoute::DeadLetterJob { job_id } => send_job(env, QueueName::GenerationDeadLetter, job_id).await,
         DiagRoute::CronRuns => {
-            let runs = crate::ops::cron::recent_runs(&database(env)?, 20).await?;
+            let runs = crate::ops::cron::recent_runs(&ctx.db, 20).await?;
             json(200, &serde_json::json!({ "runs": runs }))
         }
     }
 }
 
 /// Sends a job's message to `queue`: a duplicate delivery, or a dead-lettering.
-async fn send_job(env: &Env, queue: QueueName, job_id: String) -> Handled {
+async fn send_job(env: &worker::Env, queue: QueueName, job_id: String) -> Handled {
     Queues(env).send(queue, &QueueMessage::Generate { job_id: job_id.clone() }).await?;
     json(202, &serde_json::json!({ "job_id": job_id, "queue": queue.short() }))
 }

@@ -1,18 +1,17 @@
 //! Brands and uploads over HTTP (B1, B4, C1–C3). Every query is scoped to the signed-in
 //! user, so another user's brand or file answers 404 exactly like a missing one.
 
-use crate::cf::app::{database, json, read_json, Handled, PageQuery};
-use crate::cf::handlers::accounts::{authenticate, Caller};
-use crate::cf::blobs;
-use crate::library::brands::{self, Brand, BrandFields, BrandInput};
-use crate::platform::config::Config;
-use crate::platform::db::{Db, Statement};
+use crate::accounts::authentication::SignedIn;
+use crate::cf::context::Ctx;
+use crate::cf::http::{json, no_content, read_json, Handled, PageQuery};
+use crate::library::brands::{self, Brand, BrandFields, BrandInput, Shelf, Write};
+use crate::platform::db::Db;
 use crate::library::images;
 use crate::platform::ports::Blobs;
 use crate::http::problem::AppError;
 use crate::library::uploads::{self, Doomed, NewUpload, Upload};
 use serde::Serialize;
-use worker::{Env, FormEntry, Request, Response};
+use worker::{FormEntry, Request, Response};
 
 // ---- brands ------------------------------------------------------------------------------
 
@@ -34,98 +33,73 @@ async fn brand_or_404(db: &impl Db, user_id: &str, id: &str) -> Result<Brand, Ap
     brands::find_brand(db, user_id, id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn list_brands(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, false).await?;
+pub async fn list_brands(ctx: &Ctx<'_>, me: &SignedIn, req: &Request) -> Handled {
     let page = PageQuery::of(req, 20)?;
-    let archived = page.get("archived") == Some("true");
-    let items = brands::list_brands(&database(env)?, &me.user_id, archived, page.cursor.clone(), page.limit).await?;
-    let next = page.next_cursor(&items, |b| (b.created_at, b.id.as_str()));
-    json(200, &serde_json::json!({ "items": items, "next_cursor": next }))
+    let shelf = if page.get("archived") == Some("true") { Shelf::Archived } else { Shelf::Active };
+    let items = brands::list_brands(&ctx.db, &me.user_id, shelf, &page.page).await?;
+    page.answer(&items, |b| (b.created_at, b.id.as_str()), &items)
 }
 
-pub async fn create_brand(mut req: Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, true).await?;
-    let input: BrandInput = read_json(&mut req, config).await?;
+pub async fn create_brand(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> Handled {
+    let input: BrandInput = read_json(&mut req, ctx.config).await?;
     let fields = BrandFields::apply(BrandFields::empty(), &input)?;
-    let db = database(env)?;
+    let db = &ctx.db;
     check_uploads_owned(&db, &me.user_id, &fields).await?;
     let id = crate::platform::ids::new_id("brd");
-    let archived_at = input.archived.unwrap_or(false).then_some(caller.now);
-    db.batch(brands::write_brand(&me.user_id, &id, &fields, archived_at, caller.now, caller.now, true)).await?;
+    let archived_at = input.archived.unwrap_or(false).then_some(ctx.now);
+    db.batch(brands::write_brand(&me.user_id, &id, &fields, archived_at, ctx.now, ctx.now, Write::Insert)).await?;
     json(201, &brand_or_404(&db, &me.user_id, &id).await?)
 }
 
-pub async fn get_brand(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, false).await?;
-    json(200, &brand_or_404(&database(env)?, &me.user_id, id).await?)
+pub async fn get_brand(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
+    json(200, &brand_or_404(&ctx.db, &me.user_id, id).await?)
 }
 
-pub async fn update_brand(id: &str, mut req: Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, true).await?;
-    let input: BrandInput = read_json(&mut req, config).await?;
-    let db = database(env)?;
+pub async fn update_brand(ctx: &Ctx<'_>, me: &SignedIn, id: &str, mut req: Request) -> Handled {
+    let input: BrandInput = read_json(&mut req, ctx.config).await?;
+    let db = &ctx.db;
     let brand = brand_or_404(&db, &me.user_id, id).await?;
     let fields = BrandFields::apply(brand.fields.clone(), &input)?;
     check_uploads_owned(&db, &me.user_id, &fields).await?;
     let archived_at = match input.archived {
-        Some(true) => Some(brand.archived_at.unwrap_or(caller.now)),
+        Some(true) => Some(brand.archived_at.unwrap_or(ctx.now)),
         Some(false) => None,
         None => brand.archived_at,
     };
-    db.batch(brands::write_brand(&me.user_id, id, &fields, archived_at, brand.created_at, caller.now, false)).await?;
+    db.batch(brands::write_brand(&me.user_id, id, &fields, archived_at, brand.created_at, ctx.now, Write::Update)).await?;
     json(200, &brand_or_404(&db, &me.user_id, id).await?)
 }
 
-pub async fn duplicate_brand(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, true).await?;
-    let db = database(env)?;
+pub async fn duplicate_brand(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
+    let db = &ctx.db;
     let brand = brand_or_404(&db, &me.user_id, id).await?;
     let mut fields = brand.fields;
     let name: String = format!("{} (copy)", fields.name).chars().take(80).collect();
     fields.name = name;
     let new_id = crate::platform::ids::new_id("brd");
-    db.batch(brands::write_brand(&me.user_id, &new_id, &fields, None, caller.now, caller.now, true)).await?;
+    db.batch(brands::write_brand(&me.user_id, &new_id, &fields, None, ctx.now, ctx.now, Write::Insert)).await?;
     json(201, &brand_or_404(&db, &me.user_id, &new_id).await?)
 }
 
 /// B4 delete: the brand goes, and with it the files only it used (README, "Brands and
 /// files"). If the worker stops between the two steps, those files are unreferenced and
 /// the daily purge (C3) removes them.
-pub async fn delete_brand(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, true).await?;
-    let db = database(env)?;
+pub async fn delete_brand(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
+    let db = &ctx.db;
     let brand = brand_or_404(&db, &me.user_id, id).await?;
     let ids = brand.fields.upload_ids();
     let mut only_here = Vec::new();
     for upload_id in ids {
-        let used_elsewhere = db
-            .run(
-                Statement::new(
-                    "SELECT 1 AS used FROM brands WHERE id <> ? AND logo_upload_id = ? \
-                     UNION ALL SELECT 1 FROM brand_references WHERE brand_id <> ? AND upload_id = ? LIMIT 1",
-                )
-                .bind(id)
-                .bind(upload_id)
-                .bind(id)
-                .bind(upload_id),
-            )
-            .await?
-            .rows
-            .len()
-            > 0;
+        let used_elsewhere = brands::upload_used_by_another_brand(db, id, upload_id).await?;
         if !used_elsewhere {
             if let Some(u) = uploads::find_ready(&db, &me.user_id, upload_id).await? {
                 only_here.push(Doomed { id: u.id, r2_key: u.r2_key });
             }
         }
     }
-    db.batch(vec![
-        Statement::new("DELETE FROM brand_references WHERE brand_id = ?").bind(id),
-        Statement::new("DELETE FROM brands WHERE id = ? AND user_id = ?").bind(id).bind(&me.user_id),
-    ])
-    .await?;
-    uploads::remove(&db, &blobs(env)?, &only_here, caller.now).await?;
-    Ok(Response::empty().map_err(AppError::internal)?.with_status(204))
+    db.batch(brands::delete_brand(&me.user_id, id)).await?;
+    uploads::remove(&db, ctx.blobs()?, &only_here, ctx.now).await?;
+    no_content()
 }
 
 // ---- uploads -----------------------------------------------------------------------------
@@ -141,13 +115,12 @@ fn view(upload: &Upload) -> UploadView<'_> {
     UploadView { upload, content_url: format!("/api/uploads/{}/content", upload.id) }
 }
 
-pub async fn list_uploads(req: &Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, false).await?;
+pub async fn list_uploads(ctx: &Ctx<'_>, me: &SignedIn, req: &Request) -> Handled {
     let page = PageQuery::of(req, 20)?;
-    let db = database(env)?;
-    let items = uploads::list_ready(&db, &me.user_id, page.cursor.clone(), page.limit).await?;
-    let next = page.next_cursor(&items, |u| (u.created_at, u.id.as_str()));
-    let usage = uploads::usage(&db, &me.user_id, config.storage_quota_bytes).await?;
+    let db = &ctx.db;
+    let items = uploads::list_ready(&db, &me.user_id, &page.page).await?;
+    let next = page.page.next_cursor(&items, |u| (u.created_at, u.id.as_str()));
+    let usage = uploads::usage(&db, &me.user_id, ctx.config.storage_quota_bytes).await?;
     let items: Vec<_> = items.iter().map(view).collect();
     json(200, &serde_json::json!({ "items": items, "next_cursor": next, "usage": usage }))
 }
@@ -159,9 +132,8 @@ fn too_large(limit: i64) -> AppError {
 /// C1: the body is the file (any declared type) with `?filename=`, or multipart with a
 /// `file` field. The type comes from the bytes; size and quota are checked before the
 /// object is written.
-pub async fn create_upload(mut req: Request, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, true).await?;
-    let max = config.upload_max_bytes;
+pub async fn create_upload(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> Handled {
+    let max = ctx.config.upload_max_bytes;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     // Multipart framing adds a little; the file itself is measured below.
     crate::http::json_body::check_declared_length(header("Content-Length").as_deref(), (max + 16 * 1024) as usize)
@@ -187,7 +159,7 @@ pub async fn create_upload(mut req: Request, env: &Env, config: &Config, caller:
     let (width, height) = images::dimensions(kind, &bytes)
         .ok_or_else(|| AppError::validation("file", "The image is damaged: its size cannot be read."))?;
 
-    let db = database(env)?;
+    let db = &ctx.db;
     let id = crate::platform::ids::new_id("upl");
     let filename = uploads::clean_filename(filename.as_deref(), kind.extension());
     let new = NewUpload {
@@ -199,18 +171,18 @@ pub async fn create_upload(mut req: Request, env: &Env, config: &Config, caller:
         width: Some(width.into()),
         height: Some(height.into()),
     };
-    if db.run(uploads::insert_pending(&new, config.storage_quota_bytes, caller.now)).await?.changes == 0 {
-        let usage = uploads::usage(&db, &me.user_id, config.storage_quota_bytes).await?;
+    if db.run(uploads::insert_pending(&new, ctx.config.storage_quota_bytes, ctx.now)).await?.changes == 0 {
+        let usage = uploads::usage(&db, &me.user_id, ctx.config.storage_quota_bytes).await?;
         return Err(AppError::QuotaExceeded { used_bytes: usage.used_bytes, quota_bytes: usage.quota_bytes, file_bytes: new.size_bytes });
     }
     let key = uploads::r2_key(&me.user_id, &id);
-    if let Err(e) = blobs(env)?.put(&key, bytes, kind.mime()).await {
+    if let Err(e) = ctx.blobs()?.put(&key, bytes, kind.mime()).await {
         db.run(uploads::delete_row(&id)).await?;
         return Err(e.into());
     }
     db.run(uploads::mark_ready(&id)).await?;
     let upload = uploads::find_ready(&db, &me.user_id, &id).await?.ok_or_else(|| AppError::internal("upload vanished"))?;
-    let usage = uploads::usage(&db, &me.user_id, config.storage_quota_bytes).await?;
+    let usage = uploads::usage(&db, &me.user_id, ctx.config.storage_quota_bytes).await?;
     json(201, &serde_json::json!({ "upload": view(&upload), "usage": usage }))
 }
 
@@ -218,17 +190,15 @@ async fn upload_or_404(db: &impl Db, user_id: &str, id: &str) -> Result<Upload, 
     uploads::find_ready(db, user_id, id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn get_upload(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, false).await?;
-    json(200, &view(&upload_or_404(&database(env)?, &me.user_id, id).await?))
+pub async fn get_upload(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
+    json(200, &view(&upload_or_404(&ctx.db, &me.user_id, id).await?))
 }
 
 /// C2: only to its owner, with its real type, `nosniff`, a download name, and private
 /// caching (a shared cache must never hand it to someone else).
-pub async fn upload_content(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, false).await?;
-    let upload = upload_or_404(&database(env)?, &me.user_id, id).await?;
-    let blob = blobs(env)?.get(&upload.r2_key).await?.ok_or_else(|| AppError::internal(format!("object missing for {}", upload.id)))?;
+pub async fn upload_content(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
+    let upload = upload_or_404(&ctx.db, &me.user_id, id).await?;
+    let blob = ctx.blobs()?.get(&upload.r2_key).await?.ok_or_else(|| AppError::internal(format!("object missing for {}", upload.id)))?;
     let mut response = Response::from_bytes(blob.bytes).map_err(AppError::internal)?;
     let headers = response.headers_mut();
     let set = |k: &str, v: &str| headers.set(k, v).map_err(AppError::internal);
@@ -239,10 +209,9 @@ pub async fn upload_content(id: &str, env: &Env, config: &Config, caller: &Calle
     Ok(response)
 }
 
-pub async fn delete_upload(id: &str, env: &Env, config: &Config, caller: &Caller) -> Handled {
-    let me = authenticate(env, config, caller, true).await?;
-    let db = database(env)?;
+pub async fn delete_upload(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
+    let db = &ctx.db;
     let upload = upload_or_404(&db, &me.user_id, id).await?;
-    uploads::remove(&db, &blobs(env)?, &[Doomed { id: upload.id, r2_key: upload.r2_key }], caller.now).await?;
-    Ok(Response::empty().map_err(AppError::internal)?.with_status(204))
+    uploads::remove(&db, ctx.blobs()?, &[Doomed { id: upload.id, r2_key: upload.r2_key }], ctx.now).await?;
+    no_content()
 }

@@ -1,0 +1,370 @@
+//! Native tests of the generation service over the test doubles: real SQL on SQLite,
+//! in-memory R2, a recording queue and a scripted provider. Each reads as a story of
+//! deliveries; every test ends by checking the ledger's books balance.
+
+use super::*;
+use crate::generation::jobs::Status;
+use crate::library::brands::{BrandInput, Write};
+use crate::ops::cron;
+use crate::platform::clock::MINUTE_MS;
+use crate::testing::{block_on, ManualClock, MemoryBlobs, RecordingQueue, Reply, ScriptedInference, SqliteDb};
+
+const T0: i64 = 1_800_000_000_000;
+const GRANT: i64 = 50;
+
+struct World {
+    db: SqliteDb,
+    blobs: MemoryBlobs,
+    queue: RecordingQueue,
+    provider: ScriptedInference,
+    clock: ManualClock,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            db: SqliteDb::migrated(),
+            blobs: MemoryBlobs::default(),
+            queue: RecordingQueue::default(),
+            provider: ScriptedInference::default(),
+            clock: ManualClock::at(T0),
+        }
+    }
+
+    /// A user with the starter grant and one brand; returns (user id, brand id).
+    fn user(&self, name: &str) -> (String, String) {
+        let user = crate::platform::ids::new_id("usr");
+        let now = self.clock.now_ms();
+        let mut batch = vec![
+            crate::accounts::queries::insert_user(&user, name, &format!("{user}@example.com"), "x", now),
+            ledger::open_account(&user, now),
+        ];
+        batch.extend(ledger::starter_grant(&user, GRANT, now));
+        block_on(self.db.batch(batch)).unwrap();
+        let brand = crate::platform::ids::new_id("brd");
+        let input = BrandInput { name: Some("Fernleaf".into()), voice: Some("warm".into()), ..Default::default() };
+        let fields = BrandFields::apply(BrandFields::empty(), &input).unwrap();
+        block_on(self.db.batch(brands::write_brand(&user, &brand, &fields, None, now, now, Write::Insert))).unwrap();
+        (user, brand)
+    }
+
+    fn submit(&self, user: &str, brand: &str, content_type: &str, key: Option<&str>) -> Result<Submission, AppError> {
+        let request = SubmitRequest {
+            user_id: user,
+            brand_id: brand,
+            content_type,
+            prompt: "Announce our weekend opening hours",
+            idempotency_key: key,
+            device: "Firefox on Linux",
+        };
+        block_on(submit(&self.db, &self.queue, &self.provider, &request, self.clock.now_ms()))
+    }
+
+    fn deliver(&self, job_id: &str) -> Outcome {
+        block_on(run_job(&self.db, &self.blobs, &self.provider, &self.clock, job_id))
+    }
+
+    fn sweep(&self) -> String {
+        block_on(cron::sweep(&self.db, &self.blobs, &self.queue, self.clock.now_ms())).unwrap()
+    }
+
+    fn job(&self, user: &str, id: &str) -> Job {
+        block_on(jobs::find(&self.db, user, id)).unwrap().unwrap()
+    }
+
+    fn balance(&self, user: &str) -> Balance {
+        block_on(ledger::balance(&self.db, user)).unwrap()
+    }
+
+    fn entries(&self, job_id: &str, kind: &str) -> i64 {
+        self.db.scalar(&format!("SELECT COUNT(*) FROM ledger_entries WHERE job_id = '{job_id}' AND kind = '{kind}'"))
+    }
+
+    /// The books balance: the grant = available + held + captured, and held is exactly
+    /// the prices of the jobs not yet settled.
+    fn assert_books_balance(&self, user: &str) {
+        let b = self.balance(user);
+        let captured = self.db.scalar(&format!("SELECT SUM(amount) FROM ledger_entries WHERE user_id = '{user}' AND kind = 'capture'"));
+        assert_eq!(b.balance + b.held + captured, GRANT, "books of {user}: {b:?}, captured {captured}");
+        let open = self.db.scalar(&format!("SELECT SUM(price) FROM generation_jobs WHERE user_id = '{user}' AND status IN ('queued', 'running')"));
+        assert_eq!(b.held, open, "held credits of {user} match the open jobs");
+        assert!(b.balance >= 0 && b.held >= 0);
+    }
+}
+
+use crate::credits::ledger::Balance;
+
+#[test]
+fn a_submit_holds_the_price_and_puts_the_job_on_the_queue() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let s = w.submit(&user, &brand, "product_description", None).unwrap();
+    assert!(!s.replayed);
+    assert_eq!(s.job.status, Status::Queued);
+    assert_eq!(w.balance(&user), Balance { balance: GRANT - 2, held: 2, debt: 0 });
+    assert_eq!(w.queue.drain_jobs(), vec![s.job.id.clone()]);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_text_job_succeeds_and_captures_its_price_once() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    let job = w.job(&user, &id);
+    assert_eq!(job.status, Status::Succeeded);
+    assert!(job.output_text.is_some() && job.brand_check.is_some());
+    assert_eq!(w.entries(&id, "capture"), 1);
+    assert_eq!(w.balance(&user), Balance { balance: GRANT - 1, held: 0, debt: 0 });
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_duplicate_delivery_calls_the_provider_once_and_captures_once() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    assert_eq!(w.provider.calls.get(), 1);
+    assert_eq!(w.entries(&id, "capture"), 1);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_second_delivery_while_the_first_holds_the_lease_does_not_call_the_provider() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    // The first delivery claimed the job and is still running (its lease is live).
+    block_on(jobs::claim(&w.db, &id, w.clock.now_ms())).unwrap().unwrap();
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    assert_eq!(w.provider.calls.get(), 0);
+    assert_eq!(w.job(&user, &id).status, Status::Running);
+}
+
+#[test]
+fn a_transient_error_retries_with_backoff_then_captures_once() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    w.provider.then(Reply::Fail(ProviderError::Transient("provider answered 503".into())));
+    assert_eq!(w.deliver(&id), Outcome::Retry { delay_seconds: 1 });
+    assert_eq!(w.job(&user, &id).status, Status::Queued);
+    assert_eq!(w.balance(&user).held, 1, "the hold stays while the job is retried");
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    let job = w.job(&user, &id);
+    assert_eq!((job.status, job.attempts), (Status::Succeeded, 2));
+    assert_eq!(w.entries(&id, "capture"), 1);
+    assert_eq!(w.entries(&id, "release"), 0);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_permanent_error_fails_the_job_and_releases_once() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
+    w.provider.then(Reply::Fail(ProviderError::Permanent("provider refused the request (400)".into())));
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    let job = w.job(&user, &id);
+    assert_eq!(job.status, Status::Failed);
+    assert!(job.failure_reason.unwrap().contains("No credits were used"));
+    assert_eq!(w.deliver(&id), Outcome::Ack, "a duplicate of a failed job is acked");
+    assert_eq!(w.entries(&id, "release"), 1);
+    assert_eq!(w.balance(&user), Balance { balance: GRANT, held: 0, debt: 0 });
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn transient_errors_on_every_delivery_end_in_a_release_after_the_last_attempt() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    for _ in 0..jobs::MAX_ATTEMPTS {
+        w.provider.then(Reply::Fail(ProviderError::Transient("provider answered 429".into())));
+    }
+    let outcomes: Vec<Outcome> = (0..jobs::MAX_ATTEMPTS).map(|_| w.deliver(&id)).collect();
+    assert!(outcomes[..outcomes.len() - 1].iter().all(|o| matches!(o, Outcome::Retry { .. })));
+    assert_eq!(outcomes.last(), Some(&Outcome::Ack));
+    assert_eq!(w.job(&user, &id).status, Status::Failed);
+    assert_eq!(w.entries(&id, "release"), 1);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_worker_that_dies_after_the_claim_leaves_a_job_the_sweeper_requeues() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    w.queue.drain_jobs();
+    // The claim succeeded, then the worker died: no settle, no requeue.
+    block_on(jobs::claim(&w.db, &id, w.clock.now_ms())).unwrap().unwrap();
+    w.clock.advance(jobs::LEASE_MS + MINUTE_MS);
+    w.sweep();
+    assert_eq!(w.job(&user, &id).status, Status::Queued);
+    assert_eq!(w.queue.drain_jobs(), vec![id.clone()], "the sweeper sends it again");
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    assert_eq!(w.job(&user, &id).status, Status::Succeeded);
+    assert_eq!(w.entries(&id, "capture"), 1);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_settle_that_fails_is_retried_and_captures_once() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    w.db.fail_next("UPDATE credit_accounts SET held = held - ?");
+    assert_eq!(w.deliver(&id), Outcome::Retry { delay_seconds: 5 });
+    assert_eq!(w.entries(&id, "capture"), 0, "the failed batch left nothing behind");
+    assert_eq!(w.job(&user, &id).status, Status::Queued);
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    assert_eq!(w.entries(&id, "capture"), 1);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn an_image_is_stored_before_the_job_succeeds_and_a_failed_put_leaves_no_row() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
+    w.blobs.fail_puts.set(1);
+    assert_eq!(w.deliver(&id), Outcome::Retry { delay_seconds: 5 });
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM uploads"), 0);
+    assert!(w.blobs.keys().is_empty());
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    let job = w.job(&user, &id);
+    let upload = job.output_upload_id.expect("an image output");
+    assert_eq!(w.db.text(&format!("SELECT status FROM uploads WHERE id = '{upload}'")).as_deref(), Some("ready"));
+    assert_eq!(w.blobs.keys(), vec![uploads::r2_key(&user, &upload)]);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_queue_that_refuses_the_send_leaves_the_job_in_the_outbox_for_the_sweeper() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    w.queue.fail_sends.set(1);
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    assert!(w.queue.drain_jobs().is_empty());
+    assert_eq!(w.db.scalar(&format!("SELECT COUNT(*) FROM generation_jobs WHERE id = '{id}' AND enqueued_at IS NULL")), 1);
+    w.clock.advance(jobs::OUTBOX_GRACE_MS + 1);
+    w.sweep();
+    assert_eq!(w.queue.drain_jobs(), vec![id.clone()]);
+    assert_eq!(w.db.scalar(&format!("SELECT COUNT(*) FROM generation_jobs WHERE id = '{id}' AND enqueued_at IS NOT NULL")), 1);
+}
+
+#[test]
+fn a_retried_submit_with_the_same_key_replays_and_a_different_body_is_refused() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let first = w.submit(&user, &brand, "social_post", Some("key-1")).unwrap();
+    let again = w.submit(&user, &brand, "social_post", Some("key-1")).unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.job.id, first.job.id);
+    assert_eq!(w.balance(&user).held, 1, "charged once");
+    assert!(matches!(w.submit(&user, &brand, "ad_headlines", Some("key-1")), Err(AppError::Validation { .. })));
+}
+
+#[test]
+fn a_submit_that_costs_more_than_the_balance_is_refused_and_writes_nothing() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    w.db.exec(&format!("UPDATE credit_accounts SET balance = 3 WHERE user_id = '{user}'"));
+    assert!(matches!(w.submit(&user, &brand, "image_square", None), Err(AppError::PaymentRequired { .. })));
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM generation_jobs"), 0);
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'hold'"), 0);
+}
+
+#[test]
+fn a_flagged_prompt_is_refused_before_any_credit_is_held_and_recorded() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    *w.provider.flag_word.borrow_mut() = Some("weekend".into());
+    assert!(matches!(w.submit(&user, &brand, "social_post", None), Err(AppError::Validation { .. })));
+    assert_eq!(w.balance(&user), Balance { balance: GRANT, held: 0, debt: 0 });
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM security_events WHERE kind = 'prompt_refused'"), 1);
+}
+
+#[test]
+fn a_dead_lettered_job_is_failed_and_released_once() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    assert_eq!(block_on(dead_lettered(&w.db, &id, w.clock.now_ms())), Outcome::Ack);
+    assert_eq!(block_on(dead_lettered(&w.db, &id, w.clock.now_ms())), Outcome::Ack);
+    assert_eq!(w.job(&user, &id).status, Status::Failed);
+    assert_eq!(w.entries(&id, "release"), 1);
+    assert_eq!(w.deliver(&id), Outcome::Ack, "a late delivery finds it settled");
+    assert_eq!(w.provider.calls.get(), 0);
+    w.assert_books_balance(&user);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Submit(usize),
+        Deliver(usize),
+        Fail(usize, bool),
+        DeadLetter(usize),
+        CrashAfterClaim(usize),
+        Sweep,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => (0..7usize).prop_map(Step::Submit),
+            4 => (0..8usize).prop_map(Step::Deliver),
+            2 => ((0..8usize), any::<bool>()).prop_map(|(i, t)| Step::Fail(i, t)),
+            1 => (0..8usize).prop_map(Step::DeadLetter),
+            1 => (0..8usize).prop_map(Step::CrashAfterClaim),
+            1 => Just(Step::Sweep),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any interleaving of submits, (duplicate) deliveries, provider failures,
+        /// dead-lettering, crashes and sweeps keeps the books: the balance never goes
+        /// negative, each job settles at most once, and held = prices of open jobs.
+        #[test]
+        fn the_ledger_stays_exact_under_any_interleaving(steps in proptest::collection::vec(step(), 1..40)) {
+            let w = World::new();
+            let (user, brand) = w.user("Ada");
+            let mut ids: Vec<String> = Vec::new();
+            let pick = |ids: &Vec<String>, i: usize| (!ids.is_empty()).then(|| ids[i % ids.len()].clone());
+            for step in steps {
+                match step {
+                    Step::Submit(t) => {
+                        let ct = content_types::CONTENT_TYPES[t % content_types::CONTENT_TYPES.len()].id;
+                        if let Ok(s) = w.submit(&user, &brand, ct, None) {
+                            ids.push(s.job.id);
+                        }
+                    }
+                    Step::Deliver(i) => if let Some(id) = pick(&ids, i) { w.deliver(&id); },
+                    Step::Fail(i, transient) => if let Some(id) = pick(&ids, i) {
+                        let e = if transient { ProviderError::Transient("503".into()) } else { ProviderError::Permanent("400".into()) };
+                        w.provider.then(Reply::Fail(e));
+                        w.deliver(&id);
+                        w.provider.script.borrow_mut().clear();
+                    },
+                    Step::DeadLetter(i) => if let Some(id) = pick(&ids, i) { block_on(dead_lettered(&w.db, &id, w.clock.now_ms())); },
+                    Step::CrashAfterClaim(i) => if let Some(id) = pick(&ids, i) { let _ = block_on(jobs::claim(&w.db, &id, w.clock.now_ms())); },
+                    Step::Sweep => { w.clock.advance(jobs::LEASE_MS + 1); w.sweep(); },
+                }
+                w.clock.advance(1_000);
+                w.assert_books_balance(&user);
+                for id in &ids {
+                    let settled = w.entries(id, "capture") + w.entries(id, "release");
+                    prop_assert!(settled <= 1, "job {} settled {} times", id, settled);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Test doubles for every port, for native tests of the core (compiled only for tests).
+//!
+//! - [`SqliteDb`]: the `Db` port on a real SQLite in memory with `migrations/*.sql`
+//!   applied and foreign keys on, as D1 has them; errors carry SQLite's own messages,
+//!   so constraint violations are classified exactly as on D1. Statements can be made
+//!   to fail on purpose ([`SqliteDb::fail_next`]) to inject faults between two writes.
+//! - [`MemoryBlobs`], [`RecordingQueue`], [`ScriptedInference`], [`MemorySessions`],
+//!   [`ManualClock`]: in-memory, recording, and failing on request.
+//! - [`block_on`]: runs a future to completion; the doubles never wait on anything.
+
+use crate::accounts::sessions::{SessionRecord, SessionStore};
+use crate::generation::inference::{ImageResult, Inference, TextResult};
+use crate::generation::jobs::ProviderError;
+use crate::generation::prompt::ChatMessage;
+use crate::platform::clock::Clock;
+use crate::platform::db::{Db, DbError, Row, SqlValue, Statement, StatementResult};
+use crate::platform::ports::{Blob, Blobs, Jobs, PortError};
+use crate::platform::queue_messages::{QueueMessage, QueueName};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+/// Polls a future until it is ready. The doubles complete at once, so this never spins
+/// for long; a future that stays pending is a bug in the test.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+    panic!("a future under test never completed");
+}
+
+// ---- Db -------------------------------------------------------------------------------------
+
+pub struct SqliteDb {
+    conn: rusqlite::Connection,
+    /// Statements whose SQL contains the text fail, once each entry.
+    faults: RefCell<Vec<String>>,
+    statements_run: Cell<u64>,
+}
+
+impl SqliteDb {
+    /// A fresh database with every migration applied, in file-name order.
+    pub fn migrated() -> SqliteDb {
+        let conn = rusqlite::Connection::open_in_memory().expect("sqlite in memory");
+        conn.execute_batch("PRAGMA foreign_keys = ON;").expect("foreign keys");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).expect("migrations/").map(|e| e.expect("entry").path()).collect();
+        files.sort();
+        for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "sql")) {
+            let sql = std::fs::read_to_string(file).expect("migration");
+            conn.execute_batch(&sql).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        }
+        SqliteDb { conn, faults: RefCell::new(Vec::new()), statements_run: Cell::new(0) }
+    }
+
+    /// The next statement whose SQL contains `sql_fragment` fails (as an outage would).
+    pub fn fail_next(&self, sql_fragment: &str) {
+        self.faults.borrow_mut().push(sql_fragment.to_owned());
+    }
+
+    /// A single integer from a query, for assertions.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        self.conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).expect(sql).unwrap_or(0)
+    }
+
+    pub fn text(&self, sql: &str) -> Option<String> {
+        self.conn.query_row(sql, [], |r| r.get::<_, Option<String>>(0)).expect(sql)
+    }
+
+    pub fn exec(&self, sql: &str) {
+        self.conn.execute_batch(sql).expect(sql);
+    }
+
+    pub fn statements_run(&self) -> u64 {
+        self.statements_run.get()
+    }
+
+    fn injected_fault(&self, statement: &Statement) -> Option<DbError> {
+        let mut faults = self.faults.borrow_mut();
+        let at = faults.iter().position(|f| statement.sql.contains(f.as_str()))?;
+        faults.remove(at);
+        Some(DbError::Failed { message: format!("injected fault on: {}", statement.sql) })
+    }
+
+    fn execute(&self, statement: &Statement) -> Result<StatementResult, DbError> {
+        self.statements_run.set(self.statements_run.get() + 1);
+        if let Some(fault) = self.injected_fault(statement) {
+            return Err(fault);
+        }
+        let error = |e: rusqlite::Error| DbError::classify(&e.to_string(), None);
+        let mut prepared = self.conn.prepare(&statement.sql).map_err(error)?;
+        let names: Vec<String> = prepared.column_names().into_iter().map(str::to_owned).collect();
+        let readonly = prepared.readonly();
+        let params: Vec<rusqlite::types::Value> = statement.params.iter().map(to_sqlite).collect();
+        let mut rows = prepared.query(rusqlite::params_from_iter(params)).map_err(error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(error)? {
+            let mut map = Row::new();
+            for (i, name) in names.iter().enumerate() {
+                map.insert(name.clone(), from_sqlite(row.get_ref(i).map_err(error)?));
+            }
+            out.push(map);
+        }
+        drop(rows);
+        let changes = if readonly { 0 } else { self.conn.changes() };
+        Ok(StatementResult { rows: out, changes })
+    }
+}
+
+fn to_sqlite(value: &SqlValue) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match value {
+        SqlValue::Null => Value::Null,
+        SqlValue::Int(i) => Value::Integer(*i),
+        SqlValue::Real(r) => Value::Real(*r),
+        SqlValue::Text(t) => Value::Text(t.clone()),
+    }
+}
+
+fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> serde_json::Value {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => serde_json::Value::Null,
+        ValueRef::Integer(i) => i.into(),
+        ValueRef::Real(r) => r.into(),
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+        ValueRef::Blob(b) => serde_json::Value::Array(b.iter().map(|x| (*x).into()).collect()),
+    }
+}
+
+impl Db for SqliteDb {
+    async fn run(&self, statement: Statement) -> Result<StatementResult, DbError> {
+        self.execute(&statement)
+    }
+
+    /// One transaction, as D1's `batch` is: any failure rolls every statement back.
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>, DbError> {
+        self.conn.execute_batch("BEGIN").map_err(|e| DbError::Failed { message: e.to_string() })?;
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in &statements {
+            match self.execute(statement) {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    self.conn.execute_batch("ROLLBACK").expect("rollback");
+                    return Err(e);
+                }
+            }
+        }
+        self.conn.execute_batch("COMMIT").map_err(|e| DbError::Failed { message: e.to_string() })?;
+        Ok(results)
+    }
+}
+
+// ---- Blobs, Jobs ------------------------------------------------------------------------------
+
+#[derive(Default)]
+pub struct MemoryBlobs {
+    pub objects: RefCell<BTreeMap<String, Blob>>,
+    pub fail_puts: Cell<u32>,
+    pub fail_deletes: Cell<u32>,
+}
+
+fn take_failure(counter: &Cell<u32>) -> bool {
+    let n = counter.get();
+    if n > 0 {
+        counter.set(n - 1);
+    }
+    n > 0
+}
+
+impl MemoryBlobs {
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.borrow().keys().cloned().collect()
+    }
+}
+
+impl Blobs for MemoryBlobs {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+        if take_failure(&self.fail_puts) {
+            return Err(PortError("injected put failure".into()));
+        }
+        self.objects.borrow_mut().insert(key.to_owned(), Blob { bytes, content_type: content_type.to_owned() });
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, PortError> {
+        Ok(self.objects.borrow().get(key).cloned())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        if take_failure(&self.fail_deletes) {
+            return Err(PortError("injected delete failure".into()));
+        }
+        self.objects.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct RecordingQueue {
+    pub sent: RefCell<Vec<(QueueName, QueueMessage)>>,
+    pub fail_sends: Cell<u32>,
+}
+
+impl RecordingQueue {
+    /// Takes the generation jobs sent so far (what a consumer would receive next).
+    pub fn drain_jobs(&self) -> Vec<String> {
+        self.sent
+            .borrow_mut()
+            .drain(..)
+            .filter_map(|(_, m)| match m {
+                QueueMessage::Generate { job_id } => Some(job_id),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Jobs for RecordingQueue {
+    async fn send(&self, queue: QueueName, message: &QueueMessage) -> Result<(), PortError> {
+        if take_failure(&self.fail_sends) {
+            return Err(PortError("injected send failure".into()));
+        }
+        self.sent.borrow_mut().push((queue, message.clone()));
+        Ok(())
+    }
+}
+
+// ---- Inference ------------------------------------------------------------------------------
+
+/// What the provider answers to one call.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Text(&'static str),
+    Image(Vec<u8>),
+    Fail(ProviderError),
+}
+
+/// Answers calls from a script, in order; with the script empty it succeeds with a
+/// plain text or a 1×1 PNG. Counts every call.
+#[derive(Default)]
+pub struct ScriptedInference {
+    pub script: RefCell<VecDeque<Reply>>,
+    pub calls: Cell<u32>,
+    /// Moderation: inputs containing this word are flagged.
+    pub flag_word: RefCell<Option<String>>,
+    pub moderation_down: Cell<bool>,
+    pub moderated: RefCell<Vec<String>>,
+}
+
+impl ScriptedInference {
+    pub fn then(&self, reply: Reply) -> &Self {
+        self.script.borrow_mut().push_back(reply);
+        self
+    }
+
+    fn next(&self) -> Reply {
+        self.calls.set(self.calls.get() + 1);
+        self.script.borrow_mut().pop_front().unwrap_or(Reply::Text("A warm hello from Fernleaf."))
+    }
+
+    fn image_reply(&self) -> Result<ImageResult, ProviderError> {
+        match self.next() {
+            Reply::Image(png) => Ok(ImageResult { png, model: "img-1".into() }),
+            Reply::Text(_) => Ok(ImageResult { png: crate::library::images::tests::PNG_1X1.to_vec(), model: "img-1".into() }),
+            Reply::Fail(e) => Err(e),
+        }
+    }
+}
+
+impl Inference for ScriptedInference {
+    async fn chat(&self, _messages: &[ChatMessage]) -> Result<TextResult, ProviderError> {
+        match self.next() {
+            Reply::Text(t) => Ok(TextResult { text: t.into(), model: "text-1".into(), tokens_in: Some(10), tokens_out: Some(5) }),
+            Reply::Image(_) => Err(ProviderError::Transient("malformed chat reply".into())),
+            Reply::Fail(e) => Err(e),
+        }
+    }
+
+    async fn image(&self, _prompt: &str, _size: &str) -> Result<ImageResult, ProviderError> {
+        self.image_reply()
+    }
+
+    async fn edit(&self, _prompt: &str, _size: &str, _references: Vec<(Vec<u8>, String)>) -> Result<ImageResult, ProviderError> {
+        self.image_reply()
+    }
+
+    async fn moderate(&self, input: &str) -> Result<Option<Vec<String>>, ProviderError> {
+        self.moderated.borrow_mut().push(input.to_owned());
+        if self.moderation_down.get() {
+            return Err(ProviderError::Transient("provider answered 503".into()));
+        }
+        let flagged = self.flag_word.borrow().as_deref().is_some_and(|w| input.to_lowercase().contains(w));
+        Ok(flagged.then(|| vec!["violence".to_string()]))
+    }
+}
+
+// ---- Sessions, Clock ------------------------------------------------------------------------
+
+#[derive(Default)]
+pub struct MemorySessions {
+    pub records: RefCell<BTreeMap<String, SessionRecord>>,
+    pub fail_puts: Cell<u32>,
+    pub fail_deletes: Cell<u32>,
+    pub puts: Cell<u32>,
+}
+
+impl SessionStore for MemorySessions {
+    async fn get(&self, token_hash: &str) -> Result<Option<SessionRecord>, PortError> {
+        Ok(self.records.borrow().get(token_hash).cloned())
+    }
+
+    async fn put(&self, token_hash: &str, record: &SessionRecord, _ttl_seconds: u64) -> Result<(), PortError> {
+        self.puts.set(self.puts.get() + 1);
+        if take_failure(&self.fail_puts) {
+            return Err(PortError("injected kv put failure (429: one write per key per second)".into()));
+        }
+        self.records.borrow_mut().insert(token_hash.to_owned(), record.clone());
+        Ok(())
+    }
+
+    async fn delete(&self, token_hash: &str) -> Result<(), PortError> {
+        if take_failure(&self.fail_deletes) {
+            return Err(PortError("injected kv delete failure".into()));
+        }
+        self.records.borrow_mut().remove(token_hash);
+        Ok(())
+    }
+}
+
+/// A clock the test moves by hand.
+pub struct ManualClock(pub Cell<i64>);
+
+impl ManualClock {
+    pub fn at(ms: i64) -> ManualClock {
+        ManualClock(Cell::new(ms))
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.0.set(self.0.get() + ms);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.get()
+    }
+}
