@@ -12,5 +12,7 @@ pub mod http;
 pub mod library;
 pub mod ops;
 pub mod platform;
+#[cfg(test)]
+mod proptest_text;
 
 mod cf;
