@@ -12,6 +12,8 @@ pub mod http;
 pub mod library;
 pub mod ops;
 pub mod platform;
+#[cfg(test)]
+mod proptest_text;
 
 mod cf;
 

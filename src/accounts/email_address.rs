@@ -83,4 +83,59 @@ mod tests {
         assert!(parse_name(&"é".repeat(100)).is_ok());
         assert!(parse_name("a\u{0}b").is_err());
     }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{config, tricky_text};
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn a_parsed_address_has_the_promised_shape(raw in tricky_text(80)) {
+                if let Ok(e) = EmailAddress::parse(&raw) {
+                    let s = e.as_str();
+                    prop_assert!(!s.is_empty() && s.len() <= 254);
+                    prop_assert_eq!(s.to_lowercase(), s);
+                    prop_assert_eq!(s.matches('@').count(), 1);
+                    prop_assert!(s.chars().all(|c| !c.is_whitespace() && !c.is_control()));
+                    prop_assert!(!e.local_part().is_empty() && e.local_part().len() <= 64);
+                    prop_assert!(s.starts_with(e.local_part()));
+                }
+            }
+
+            #[test]
+            fn parsing_is_idempotent(raw in tricky_text(80)) {
+                if let Ok(e) = EmailAddress::parse(&raw) {
+                    prop_assert_eq!(EmailAddress::parse(e.as_str()), Ok(e));
+                }
+            }
+
+            #[test]
+            fn well_formed_addresses_parse_to_their_lower_case(
+                local in "[A-Za-z0-9_+]{1,20}(\\.[A-Za-z0-9_+]{1,10})?",
+                domain in "[A-Za-z0-9]{1,20}(-[A-Za-z0-9]{1,10})?(\\.[A-Za-z]{2,10}){1,3}",
+                pad in "[ \t\n]{0,3}",
+            ) {
+                let raw = format!("{pad}{local}@{domain}{pad}");
+                let e = EmailAddress::parse(&raw).unwrap();
+                prop_assert_eq!(e.as_str(), format!("{local}@{domain}").to_lowercase());
+                prop_assert_eq!(e.local_part(), local.to_lowercase());
+            }
+
+            #[test]
+            fn a_parsed_name_is_trimmed_limited_and_free_of_controls(raw in tricky_text(120)) {
+                match parse_name(&raw) {
+                    Ok(name) => {
+                        prop_assert_eq!(name.trim(), name.as_str());
+                        prop_assert!((1..=100).contains(&name.chars().count()));
+                        prop_assert!(!name.chars().any(char::is_control));
+                        prop_assert_eq!(parse_name(&name), Ok(name.clone()));
+                    }
+                    Err(e) => prop_assert!(matches!(e, AppError::Validation { ref field, .. } if field == "name"), "{:?}", e),
+                }
+            }
+        }
+    }
 }

@@ -40,7 +40,13 @@ impl PasswordHash {
         if parts.next()? != SCHEME {
             return None;
         }
-        let iterations = parts.next()?.parse().ok().filter(|n| *n > 0)?;
+        // Digits only, no leading zero: only what `encode` writes ("+5" and "05" would
+        // parse as 5 in Rust).
+        let digits = parts.next()?;
+        if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return None;
+        }
+        let iterations = digits.parse().ok().filter(|n| *n > 0)?;
         let salt = B64.decode(parts.next()?).ok()?;
         let hash = B64.decode(parts.next()?).ok()?;
         if parts.next().is_some() || hash.len() != HASH_LEN || salt.is_empty() {
@@ -179,5 +185,76 @@ mod tests {
         // Length counts characters, not bytes.
         assert!(check_policy("ééééééé", "password", None).is_err());
         assert!(check_policy("éééééééé", "password", None).is_ok());
+    }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{bytes, config, tricky_text};
+        use proptest::prelude::*;
+
+        fn hash_string_parts() -> impl Strategy<Value = String> {
+            let part = prop_oneof![
+                Just("pbkdf2-sha256".to_owned()),
+                "[0-9+-]{0,12}",
+                "[A-Za-z0-9+/=]{0,48}",
+                tricky_text(10),
+            ];
+            proptest::collection::vec(part, 0..6).prop_map(|parts| parts.join("$"))
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn hashes_round_trip(iterations in 1u32.., salt in bytes(64).prop_filter("a salt", |s| !s.is_empty()), hash in proptest::array::uniform32(any::<u8>())) {
+                let h = PasswordHash { iterations, salt, hash: hash.to_vec() };
+                prop_assert_eq!(PasswordHash::parse(&h.encode()), Some(h));
+            }
+
+            #[test]
+            fn an_iteration_count_has_one_spelling(iterations in 1u32.., prefix in proptest::sample::select(vec!["", "+", "0", "00", " ", "-"])) {
+                let canonical = PasswordHash { iterations, salt: vec![1; SALT_LEN], hash: vec![2; HASH_LEN] }.encode();
+                let spelled = canonical.replacen("$", &format!("${prefix}"), 1);
+                prop_assert_eq!(PasswordHash::parse(&spelled).is_some(), prefix.is_empty(), "{}", spelled);
+            }
+
+            #[test]
+            fn only_what_encode_makes_parses(raw in prop_oneof![hash_string_parts(), tricky_text(120)]) {
+                if let Some(h) = PasswordHash::parse(&raw) {
+                    prop_assert_eq!(h.encode(), raw);
+                    prop_assert!(h.iterations > 0 && !h.salt.is_empty() && h.hash.len() == HASH_LEN);
+                }
+            }
+
+            #[test]
+            fn an_accepted_password_meets_every_rule(password in tricky_text(140), local in proptest::option::of("[a-z.]{0,10}")) {
+                let result = check_policy(&password, "password", local.as_deref());
+                let chars = password.chars().count();
+                let lower = password.to_lowercase();
+                let expected_ok = (MIN_CHARS..=MAX_CHARS).contains(&chars)
+                    && !COMMON_PASSWORDS.contains(&lower.as_str())
+                    && !local.as_deref().is_some_and(|l| l.len() >= 3 && lower.contains(l));
+                prop_assert_eq!(result.is_ok(), expected_ok);
+                if let Err(e) = result {
+                    prop_assert!(matches!(e, AppError::Validation { ref field, .. } if field == "password"), "{:?}", e);
+                }
+            }
+
+            #[test]
+            fn common_passwords_are_refused_in_any_case(i in 0..COMMON_PASSWORDS.len(), flips in proptest::collection::vec(any::<bool>(), 16)) {
+                let p: String = COMMON_PASSWORDS[i]
+                    .chars()
+                    .zip(flips.iter().cycle())
+                    .map(|(c, up)| if *up { c.to_uppercase().next().unwrap() } else { c })
+                    .collect();
+                prop_assert!(check_policy(&p, "password", None).is_err(), "{}", p);
+            }
+
+            #[test]
+            fn comparison_is_equality(a in bytes(40), b in bytes(40)) {
+                prop_assert_eq!(constant_time_eq(&a, &b), a == b);
+                prop_assert!(constant_time_eq(&a, &a));
+            }
+        }
     }
 }

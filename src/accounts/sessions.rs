@@ -216,4 +216,80 @@ mod tests {
         assert_eq!(device_label(Some("Mozilla/5.0 (Windows NT 10.0; rv:140.0) Gecko/20100101 Firefox/140.0")), "Firefox on Windows");
         assert_eq!(device_label(None), "Unknown browser");
     }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{config, tricky_text};
+        use proptest::prelude::*;
+
+        /// Cookie pairs that are not the session cookie (cookie values hold no `;`).
+        fn other_cookie() -> impl Strategy<Value = String> {
+            ("[a-zA-Z_]{1,10}", tricky_text(20))
+                .prop_map(|(name, value)| format!("{name}={}", value.replace(';', "")))
+                .prop_filter("not the session cookie", |c| !c.contains(COOKIE_NAME))
+        }
+
+        fn token() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9_-]{43}"
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn a_cookie_header_gives_a_well_formed_token_or_none(header in prop_oneof![
+                tricky_text(100),
+                tricky_text(60).prop_map(|t| format!("{COOKIE_NAME}={t}")),
+            ]) {
+                if let Some(t) = token_from_cookie_header(&header) {
+                    prop_assert!(is_token(t), "{:?}", t);
+                }
+            }
+
+            #[test]
+            fn the_token_is_found_among_any_other_cookies(
+                token in token(), before in proptest::collection::vec(other_cookie(), 0..4), after in proptest::collection::vec(other_cookie(), 0..4),
+            ) {
+                let mut pairs = before;
+                pairs.push(format!("{COOKIE_NAME}={token}"));
+                pairs.extend(after);
+                let header = pairs.join("; ");
+                prop_assert_eq!(token_from_cookie_header(&header), Some(token.as_str()), "{}", header);
+            }
+
+            #[test]
+            fn the_set_cookie_value_carries_the_token_it_was_given(token in token(), max_age in 0i64..100_000_000) {
+                let header = set_cookie(&token, max_age);
+                prop_assert_eq!(token_from_cookie_header(&header), Some(token.as_str()));
+            }
+
+            #[test]
+            fn device_labels_are_from_a_fixed_vocabulary(ua in proptest::option::of(prop_oneof![
+                tricky_text(200),
+                "(Mozilla|Edg/|OPR/|Firefox/|Chrome/|Safari/|curl/|node|Android|iPhone|iPad|Windows|Mac OS X|CrOS|Linux| |;|\\(|\\)){0,12}",
+            ])) {
+                let label = device_label(ua.as_deref());
+                let browsers = ["Edge", "Opera", "Firefox", "Chrome", "Chromium", "Safari", "curl", "Node.js", "Unknown browser"];
+                let systems = ["Android", "iOS", "iPadOS", "Windows", "macOS", "ChromeOS", "Linux"];
+                let (browser, os) = match label.split_once(" on ") {
+                    Some((b, o)) => (b, Some(o)),
+                    None => (label.as_str(), None),
+                };
+                prop_assert!(browsers.contains(&browser), "{}", label);
+                prop_assert!(os.is_none_or(|o| systems.contains(&o)), "{}", label);
+            }
+
+            #[test]
+            fn a_session_once_expired_stays_expired(
+                last_seen in 0i64..1 << 42, idle_ms in 1i64..1 << 36, absolute_ms in 1i64..1 << 36, now in 0i64..1 << 43, later in 0i64..1 << 36,
+            ) {
+                let life = Lifetimes { idle_ms, absolute_ms };
+                let r = SessionRecord { session_id: "s".into(), user_id: "u".into(), created_at: last_seen, last_seen_at: last_seen, expires_at: last_seen + absolute_ms };
+                if r.freshness(now, life) == Freshness::Expired {
+                    prop_assert_eq!(r.freshness(now + later, life), Freshness::Expired);
+                }
+                prop_assert!(r.kv_ttl_seconds(now, life) >= 60);
+            }
+        }
+    }
 }

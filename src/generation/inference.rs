@@ -131,4 +131,75 @@ mod tests {
         let flagged = parse_moderation(r#"{"results":[{"flagged":true,"categories":{"violence":true,"hate":false}}]}"#).unwrap();
         assert_eq!(flagged, Some(vec!["violence".to_string()]));
     }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{bytes, config, tricky_text};
+        use proptest::prelude::*;
+
+        fn is_transient<T>(r: &Result<T, ProviderError>) -> bool {
+            matches!(r, Err(ProviderError::Transient(_)))
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_reply_parses_or_is_a_transient_error(body in prop_oneof![
+                tricky_text(120),
+                bytes(120).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                Just(r#"{"choices":[{"message":{"content":null}}],"data":[{"b64_json":"iVBORw0KGgo="}],"results":[{"flagged":true}]}"#.to_owned()),
+            ]) {
+                let chat = parse_chat(&body, "m");
+                prop_assert!(chat.is_ok() || is_transient(&chat));
+                let image = parse_image(&body, "m");
+                prop_assert!(image.is_ok() || is_transient(&image));
+                let moderation = parse_moderation(&body);
+                prop_assert!(moderation.is_ok() || is_transient(&moderation));
+            }
+
+            #[test]
+            fn chat_text_is_the_first_choice_trimmed(content in tricky_text(100), model in proptest::option::of(tricky_text(10)), tokens in proptest::option::of((any::<i64>(), any::<i64>()))) {
+                let mut reply = serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}, {"message": {"content": "second"}}]});
+                if let Some(m) = &model {
+                    reply["model"] = m.clone().into();
+                }
+                if let Some((i, o)) = tokens {
+                    reply["usage"] = serde_json::json!({"prompt_tokens": i, "completion_tokens": o});
+                }
+                match parse_chat(&reply.to_string(), "fallback") {
+                    Ok(r) => {
+                        prop_assert_eq!(r.text.as_str(), content.trim());
+                        prop_assert!(!r.text.is_empty());
+                        prop_assert_eq!(r.model, model.unwrap_or_else(|| "fallback".into()));
+                        prop_assert_eq!((r.tokens_in, r.tokens_out), tokens.map_or((None, None), |(i, o)| (Some(i), Some(o))));
+                    }
+                    Err(e) => {
+                        prop_assert!(content.trim().is_empty(), "{:?}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn an_image_reply_is_accepted_only_when_it_decodes_to_an_image(file in prop_oneof![
+                bytes(80),
+                bytes(40).prop_map(|tail| [crate::library::images::tests::PNG_1X1, &tail].concat()),
+            ]) {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(&file);
+                let reply = serde_json::json!({"data": [{"b64_json": format!(" {b64}\n")}]}).to_string();
+                match parse_image(&reply, "img") {
+                    Ok(r) => { prop_assert_eq!(r.png, file.clone()); prop_assert!(crate::library::images::sniff(&file).is_some()); }
+                    Err(_) => prop_assert!(crate::library::images::sniff(&file).is_none()),
+                }
+            }
+
+            #[test]
+            fn moderation_names_exactly_the_true_categories(flagged in any::<bool>(), categories in proptest::collection::btree_map(tricky_text(10), any::<bool>(), 0..6)) {
+                let reply = serde_json::json!({"results": [{"flagged": flagged, "categories": categories}]}).to_string();
+                let got = parse_moderation(&reply).unwrap();
+                let want: Vec<String> = categories.iter().filter(|(_, v)| **v).map(|(k, _)| k.clone()).collect();
+                prop_assert_eq!(got.map(|mut g| { g.sort(); g }), flagged.then_some(want));
+            }
+        }
+    }
 }

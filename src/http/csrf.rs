@@ -64,4 +64,50 @@ mod tests {
             assert_eq!(check(method, *site, *origin, "example.com"), *want, "{name}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{config, tricky_text};
+        use proptest::prelude::*;
+
+        fn method() -> impl Strategy<Value = String> {
+            prop_oneof![
+                proptest::sample::select(vec!["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "get", "post"]).prop_map(String::from),
+                tricky_text(8),
+            ]
+        }
+
+        fn header() -> impl Strategy<Value = Option<String>> {
+            proptest::option::of(prop_oneof![
+                proptest::sample::select(vec!["same-origin", "none", "cross-site", "same-site", "null", "https://example.com"]).prop_map(String::from),
+                tricky_text(30),
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn the_verdict_follows_go_for_any_headers(method in method(), site in header(), origin in header(), host in prop_oneof![Just("example.com".to_owned()), tricky_text(20)]) {
+                let v = check(&method, site.as_deref(), origin.as_deref(), &host);
+                let safe = matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+                match (safe, site.as_deref()) {
+                    (true, _) => prop_assert_eq!(v, Verdict::Allow),
+                    (false, Some(s)) => prop_assert_eq!(v, if s == "same-origin" || s == "none" { Verdict::Allow } else { Verdict::Deny }),
+                    (false, None) if origin.is_none() => prop_assert_eq!(v, Verdict::Allow),
+                    (false, None) => {}
+                }
+            }
+
+            #[test]
+            fn an_unsafe_request_passes_on_origin_only_from_its_own_host(
+                scheme in "https?", host in "[a-zA-Z0-9.-]{1,20}(:[0-9]{1,5})?", other in "[a-zA-Z0-9.-]{1,20}",
+            ) {
+                let origin = format!("{scheme}://{host}");
+                prop_assert_eq!(check("POST", None, Some(&origin), &host.to_ascii_uppercase()), Verdict::Allow);
+                let want = if other.eq_ignore_ascii_case(&host) { Verdict::Allow } else { Verdict::Deny };
+                prop_assert_eq!(check("POST", None, Some(&origin), &other), want);
+            }
+        }
+    }
 }

@@ -29,6 +29,11 @@ pub fn check_declared_length(content_length: Option<&str>, limit: usize) -> Resu
 
 /// Parses a body already read; the byte limit is checked again since a client may send
 /// no `Content-Length` (chunked) or a false one.
+///
+/// Syntax is checked first, on its own, so that only invalid JSON is a 400: serde reads
+/// a struct from an array too, and reported `["", null]` for a one-field struct as
+/// "trailing characters", a syntax error. Every body is an object, so a valid document
+/// of any other kind is refused as a 422.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, AppError> {
     if bytes.len() > limit {
         return Err(AppError::PayloadTooLarge { limit_bytes: limit });
@@ -36,15 +41,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, AppEr
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(AppError::MalformedJson { detail: "The request body is empty; send a JSON object.".into() });
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Syntax | Category::Eof | Category::Io => AppError::MalformedJson {
-                detail: format!("The body is not valid JSON (line {}, column {}).", e.line(), e.column()),
-            },
-            Category::Data => AppError::InvalidBody { detail: data_error_detail(&e) },
-        }
-    })
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| AppError::MalformedJson {
+        detail: format!("The body is not valid JSON (line {}, column {}).", e.line(), e.column()),
+    })?;
+    if !value.is_object() {
+        return Err(AppError::InvalidBody { detail: "The body must be a JSON object.".into() });
+    }
+    serde_json::from_value(value).map_err(|e| AppError::InvalidBody { detail: data_error_detail(&e) })
 }
 
 /// serde's messages name fields and types plainly ("unknown field `x`, expected one of
@@ -105,8 +108,94 @@ mod tests {
     }
 
     #[test]
+    fn valid_json_that_is_not_an_object_is_422_not_400() {
+        assert_eq!(parse::<Body>(b"[\"\", null]", 1024).unwrap_err().status(), 422);
+        assert_eq!(parse::<Body>(b"[\"Ada\"]", 1024).unwrap_err().status(), 422);
+        assert_eq!(parse::<Body>(b"\"Ada\"", 1024).unwrap_err().status(), 422);
+    }
+
+    #[test]
     fn bodies_over_the_limit_are_413_even_without_a_declared_length() {
         let big = vec![b' '; 2000];
         assert_eq!(parse::<Body>(&big, 1024).unwrap_err().status(), 413);
+    }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{bytes, config, tricky_text};
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = serde_json::Value> {
+            use serde_json::Value;
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                tricky_text(20).prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::btree_map(tricky_text(8), inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_bytes_are_a_value_or_a_400_413_or_422(body in prop_oneof![bytes(200), tricky_text(100).prop_map(String::into_bytes)], limit in 0usize..300) {
+                match parse::<Body>(&body, limit) {
+                    Ok(_) => prop_assert!(body.len() <= limit),
+                    Err(e) => {
+                        let status = e.status();
+                        prop_assert!(matches!(status, 400 | 413 | 422), "{}", status);
+                        prop_assert_eq!(status == 413, body.len() > limit);
+                    }
+                }
+            }
+
+            #[test]
+            fn every_json_object_within_the_limit_parses_and_anything_else_is_422(value in json_value()) {
+                let body = serde_json::to_vec(&value).unwrap();
+                match parse::<serde_json::Value>(&body, body.len()) {
+                    Ok(parsed) => { prop_assert!(value.is_object()); prop_assert_eq!(parsed, value); }
+                    Err(e) => { prop_assert!(!value.is_object()); prop_assert_eq!(e.status(), 422); }
+                }
+                prop_assert_eq!(parse::<serde_json::Value>(&body, body.len() - 1).unwrap_err().status(), 413);
+            }
+
+            #[test]
+            fn a_body_of_the_wrong_shape_is_422_naming_no_position(value in json_value()) {
+                let body = serde_json::to_vec(&value).unwrap();
+                if let Err(e) = parse::<Body>(&body, body.len()) {
+                    prop_assert_eq!(e.status(), 422);
+                    let AppError::InvalidBody { detail } = e else { unreachable!() };
+                    prop_assert!(!detail.ends_with(" at line 1 column 1."), "{}", detail);
+                }
+            }
+
+            #[test]
+            fn the_media_type_is_json_or_415(ct in proptest::option::of(prop_oneof![
+                tricky_text(40),
+                "(application|Application|APPLICATION|text)/(json|[a-z.-]{0,8}\\+json|jsonx)( ?;.{0,10})?",
+            ])) {
+                let essence = ct.as_deref().map(|c| c.split(';').next().unwrap().trim().to_ascii_lowercase());
+                let json = essence.is_some_and(|e| e == "application/json" || (e.starts_with("application/") && e.ends_with("+json")));
+                match check_content_type(ct.as_deref()) {
+                    Ok(()) => prop_assert!(json),
+                    Err(e) => { prop_assert!(!json); prop_assert_eq!(e.status(), 415); }
+                }
+            }
+
+            #[test]
+            fn a_declared_length_is_refused_only_when_over_the_limit(n in any::<u64>(), limit in any::<u32>(), junk in tricky_text(12)) {
+                let limit = limit as usize;
+                prop_assert_eq!(check_declared_length(Some(&n.to_string()), limit).is_err(), n > limit as u64);
+                prop_assert_eq!(check_declared_length(Some(&format!(" {n} ")), limit).is_err(), n > limit as u64);
+                let _ = check_declared_length(Some(&junk), limit);
+            }
+        }
     }
 }

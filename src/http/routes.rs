@@ -173,6 +173,10 @@ fn only(method: &'static str, route: Route) -> Methods {
 pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
     let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
     let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    // An empty segment would otherwise be captured as an empty id ("/api/brands//").
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(AppError::NotFound);
+    }
     let methods = match segments.as_slice() {
         ["api", "health"] => only("GET", Route::Health),
         ["api", "openapi.json"] => only("GET", Route::OpenApi),
@@ -296,5 +300,88 @@ mod tests {
             resolve("DELETE", "/api/_diag/blobs/a.png").unwrap_err(),
             AppError::MethodNotAllowed { allow: vec!["GET", "HEAD", "PUT"] }
         );
+    }
+
+    #[test]
+    fn an_empty_path_parameter_is_404() {
+        for path in ["/api/brands//", "/api/brands//duplicate", "/api/sessions//", "/api/_diag/blobs//", "/api/_diag/generations//resend/"] {
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                assert_eq!(resolve(method, path), Err(AppError::NotFound), "{method} {path}");
+            }
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{config, tricky_text};
+        use proptest::prelude::*;
+
+        const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "get", "TRACE"];
+
+        /// Paths made mostly of the table's own words, so that many of them resolve.
+        fn path() -> impl Strategy<Value = String> {
+            let segment = prop_oneof![
+                4 => proptest::sample::select(vec![
+                    "api", "health", "auth", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
+                    "duplicate", "uploads", "content", "generations", "credits", "ledger", "_diag", "kv", "blobs",
+                    "queues", "probes", "dead-letter", "cron-runs", "", ".", "..", "x_1",
+                ]).prop_map(String::from),
+                1 => tricky_text(6),
+            ];
+            (proptest::collection::vec(segment, 0..6), any::<bool>())
+                .prop_map(|(segments, slash)| format!("/{}{}", segments.join("/"), if slash { "/" } else { "" }))
+        }
+
+        /// The route's path pattern, from its label.
+        fn pattern(route: &Route) -> &'static str {
+            route.label().split_once(' ').unwrap().1
+        }
+
+        fn matches_pattern(pattern: &str, path: &str) -> bool {
+            let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+            let (p, q): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+            p.len() == q.len() && p.iter().zip(&q).all(|(p, q)| if p.starts_with('{') { !q.is_empty() } else { p == q })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_request_is_a_route_a_404_or_a_405(method in prop_oneof![proptest::sample::select(&METHODS[..]).prop_map(String::from), tricky_text(6)], path in prop_oneof![4 => path(), 1 => tricky_text(30)]) {
+                match resolve(&method, &path) {
+                    Ok(route) => {
+                        let (label_method, _) = route.label().split_once(' ').unwrap();
+                        prop_assert_eq!(label_method, if method == "HEAD" { "GET" } else { method.as_str() });
+                        prop_assert!(matches_pattern(pattern(&route), &path), "{} resolved to {}", path, route.label());
+                    }
+                    Err(AppError::NotFound) => {}
+                    Err(AppError::MethodNotAllowed { allow }) => {
+                        prop_assert!(!allow.is_empty());
+                        prop_assert!(!allow.contains(&method.as_str()), "{} in {:?}", method, allow);
+                        prop_assert_eq!(allow.contains(&"GET"), allow.contains(&"HEAD"));
+                        for m in allow {
+                            prop_assert!(resolve(m, &path).is_ok(), "{} {} is allowed but does not resolve", m, path);
+                        }
+                    }
+                    Err(other) => prop_assert!(false, "{:?}", other),
+                }
+            }
+
+            #[test]
+            fn every_pattern_resolves_back_to_its_route(param in "[A-Za-z0-9_.~-]{1,24}", slash in any::<bool>()) {
+                let patterns = [
+                    "GET /api/health", "POST /api/auth/login", "DELETE /api/sessions/{id}", "GET /api/brands/{id}",
+                    "PATCH /api/brands/{id}", "POST /api/brands/{id}/duplicate", "GET /api/uploads/{id}/content",
+                    "DELETE /api/generations/{id}", "GET /api/_diag/kv/{key}", "PUT /api/_diag/blobs/{key}",
+                    "POST /api/_diag/queues/{queue}", "GET /api/_diag/probes/{id}", "POST /api/_diag/generations/{id}/dead-letter",
+                ];
+                for label in patterns {
+                    let (method, pattern) = label.split_once(' ').unwrap();
+                    let path = pattern.replace("{id}", &param).replace("{key}", &param).replace("{queue}", &param) + if slash { "/" } else { "" };
+                    let route = resolve(method, &path).unwrap();
+                    prop_assert_eq!(route.label(), label);
+                }
+            }
+        }
     }
 }

@@ -435,4 +435,103 @@ mod tests {
         assert_eq!(parse_hex("abc"), None);
         assert_eq!(parse_hex("#abcd"), None);
     }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{config, tricky_text};
+        use proptest::prelude::*;
+
+        fn list(max_items: usize, max_chars: usize) -> impl Strategy<Value = Option<Vec<String>>> {
+            proptest::option::of(proptest::collection::vec(tricky_text(max_chars), 0..=max_items))
+        }
+
+        fn hex() -> impl Strategy<Value = String> {
+            prop_oneof!["#[0-9a-fA-F]{6}", "#[0-9a-fA-F]{3}", " ?#?[0-9a-fA-FgG]{0,7} ?", tricky_text(8)]
+        }
+
+        fn any_input() -> impl Strategy<Value = BrandInput> {
+            let color = (hex(), prop_oneof![proptest::sample::select(&COLOR_ROLES[..]).prop_map(String::from), tricky_text(6)])
+                .prop_map(|(hex, role)| Color { hex, role });
+            (
+                (proptest::option::of(tricky_text(90)), proptest::option::of(tricky_text(60)), proptest::option::of(tricky_text(60)), proptest::option::of(tricky_text(60))),
+                (list(6, 70), list(6, 70), list(4, 40), list(7, 70), list(6, 40)),
+                proptest::option::of(proptest::collection::vec(color, 0..14)),
+                proptest::option::of(proptest::collection::vec("upl_[a-c]", 0..12)),
+            )
+                .prop_map(|((name, description, voice, audience), (words_to_use, words_to_avoid, banned_claims, fonts, example_content), colors, reference_upload_ids)| BrandInput {
+                    name, description, voice, audience, words_to_use, words_to_avoid, banned_claims, colors, fonts, example_content, reference_upload_ids,
+                    ..BrandInput::default()
+                })
+        }
+
+        /// The input that sends every field of `f` as it is.
+        fn input_of(f: &BrandFields) -> BrandInput {
+            BrandInput {
+                name: Some(f.name.clone()),
+                description: Some(f.description.clone()),
+                voice: Some(f.voice.clone()),
+                audience: Some(f.audience.clone()),
+                words_to_use: Some(f.words_to_use.clone()),
+                words_to_avoid: Some(f.words_to_avoid.clone()),
+                banned_claims: Some(f.banned_claims.clone()),
+                colors: Some(f.colors.clone()),
+                fonts: Some(f.fonts.clone()),
+                example_content: Some(f.example_content.clone()),
+                logo_upload_id: Some(f.logo_upload_id.clone()),
+                reference_upload_ids: Some(f.reference_upload_ids.clone()),
+                archived: None,
+            }
+        }
+
+        fn is_clean_text(v: &str, max: usize) -> bool {
+            v.trim() == v && v.chars().count() <= max && !v.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+        }
+
+        fn is_clean_list(items: &[String], max_items: usize, max_chars: usize) -> bool {
+            items.len() <= max_items
+                && items.iter().all(|i| !i.is_empty() && !i.contains('\n') && is_clean_text(i, max_chars))
+                && items.iter().enumerate().all(|(n, i)| !items[..n].iter().any(|o| o.eq_ignore_ascii_case(i)))
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn valid_fields_respect_every_limit(input in any_input()) {
+                match BrandFields::apply(BrandFields { name: "Fernleaf".into(), ..BrandFields::empty() }, &input) {
+                    Ok(f) => {
+                        prop_assert!(!f.name.is_empty() && is_clean_text(&f.name, 80));
+                        prop_assert!(is_clean_text(&f.description, 1000) && is_clean_text(&f.voice, 1000) && is_clean_text(&f.audience, 500));
+                        prop_assert!(is_clean_list(&f.words_to_use, 50, 60) && is_clean_list(&f.words_to_avoid, 50, 60));
+                        prop_assert!(is_clean_list(&f.banned_claims, 30, 200) && is_clean_list(&f.fonts, 6, 60));
+                        prop_assert!(f.example_content.len() <= 5 && f.example_content.iter().all(|e| !e.is_empty() && is_clean_text(e, 2000)));
+                        prop_assert!(f.colors.len() <= 12);
+                        for c in &f.colors {
+                            prop_assert!(c.hex.len() == 7 && c.hex.starts_with('#') && c.hex[1..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{:?}", c);
+                            prop_assert!(COLOR_ROLES.contains(&c.role.as_str()));
+                        }
+                        prop_assert!(f.reference_upload_ids.len() <= MAX_REFERENCES);
+                        prop_assert!(f.reference_upload_ids.iter().enumerate().all(|(n, id)| !f.reference_upload_ids[..n].contains(id)));
+                    }
+                    Err(e) => prop_assert!(matches!(e, AppError::Validation { .. }), "{:?}", e),
+                }
+            }
+
+            #[test]
+            fn validating_valid_fields_again_changes_nothing(input in any_input()) {
+                if let Ok(f) = BrandFields::apply(BrandFields { name: "Fernleaf".into(), ..BrandFields::empty() }, &input) {
+                    prop_assert_eq!(BrandFields::apply(BrandFields::empty(), &input_of(&f)), Ok(f));
+                }
+            }
+
+            #[test]
+            fn hex_colours_normalise_once(raw in hex()) {
+                if let Some(h) = parse_hex(&raw) {
+                    prop_assert!(h.len() == 7 && h == h.to_ascii_lowercase(), "{}", h);
+                    prop_assert_eq!(parse_hex(&h), Some(h.clone()));
+                    prop_assert_eq!(parse_hex(&raw.to_ascii_uppercase()), Some(h));
+                }
+            }
+        }
+    }
 }

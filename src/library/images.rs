@@ -138,4 +138,107 @@ pub(crate) mod tests {
         assert_eq!(dimensions(ImageType::Webp, &vp8x), Some((640, 480)));
         assert_eq!(dimensions(ImageType::Png, b"\x89PNG\r\n\x1a\n"), None);
     }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{bytes, config};
+        use proptest::prelude::*;
+
+        const KINDS: [ImageType; 4] = [ImageType::Png, ImageType::Jpeg, ImageType::Gif, ImageType::Webp];
+
+        fn png(w: u32, h: u32) -> Vec<u8> {
+            let mut b = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+            b.extend_from_slice(&w.to_be_bytes());
+            b.extend_from_slice(&h.to_be_bytes());
+            b
+        }
+
+        fn gif(w: u16, h: u16) -> Vec<u8> {
+            let mut b = b"GIF89a".to_vec();
+            b.extend_from_slice(&w.to_le_bytes());
+            b.extend_from_slice(&h.to_le_bytes());
+            b
+        }
+
+        /// SOI, `segments` APPn segments of the given lengths, then SOF0.
+        fn jpeg(w: u16, h: u16, segments: &[u16]) -> Vec<u8> {
+            let mut b = vec![0xFF, 0xD8];
+            for len in segments {
+                b.extend_from_slice(&[0xFF, 0xE1]);
+                b.extend_from_slice(&len.to_be_bytes());
+                b.extend(std::iter::repeat_n(0u8, *len as usize - 2));
+            }
+            b.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
+            b.extend_from_slice(&h.to_be_bytes());
+            b.extend_from_slice(&w.to_be_bytes());
+            b
+        }
+
+        fn webp_vp8x(w: u32, h: u32) -> Vec<u8> {
+            let mut b = b"RIFF\x00\x00\x00\x00WEBPVP8X".to_vec();
+            b.extend_from_slice(&[0; 8]);
+            b.extend_from_slice(&(w - 1).to_le_bytes()[..3]);
+            b.extend_from_slice(&(h - 1).to_le_bytes()[..3]);
+            b
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_bytes_are_sniffed_and_measured_without_panicking(b in bytes(64), kind in proptest::sample::select(&KINDS[..])) {
+                let _ = sniff(&b);
+                if let Some((w, h)) = dimensions(kind, &b) {
+                    prop_assert!(w > 0 && h > 0);
+                }
+            }
+
+            #[test]
+            fn the_type_comes_from_the_first_bytes_whatever_follows(kind in proptest::sample::select(&KINDS[..]), tail in bytes(64)) {
+                let mut b = match kind {
+                    ImageType::Png => png(1, 1),
+                    ImageType::Jpeg => vec![0xFF, 0xD8, 0xFF],
+                    ImageType::Gif => gif(1, 1),
+                    ImageType::Webp => webp_vp8x(1, 1),
+                };
+                b.extend_from_slice(&tail);
+                prop_assert_eq!(sniff(&b), Some(kind));
+            }
+
+            #[test]
+            fn text_is_never_an_image(text in "[\t\n\r -~]{0,64}") {
+                prop_assert_eq!(sniff(text.as_bytes()), None);
+            }
+
+            #[test]
+            fn written_dimensions_are_read_back(
+                w in 1u32..=0x7FFF_FFFF, h in 1u32..=0x7FFF_FFFF,
+                w16 in 1u16.., h16 in 1u16.., w24 in 1u32..=1 << 24, h24 in 1u32..=1 << 24,
+                segments in proptest::collection::vec(2u16..300, 0..4), tail in bytes(16),
+            ) {
+                for (mut file, want) in [
+                    (png(w, h), (w, h)),
+                    (gif(w16, h16), (w16 as u32, h16 as u32)),
+                    (jpeg(w16, h16, &segments), (w16 as u32, h16 as u32)),
+                    (webp_vp8x(w24, h24), (w24, h24)),
+                ] {
+                    file.extend_from_slice(&tail);
+                    let kind = sniff(&file).expect("a known type");
+                    prop_assert_eq!(dimensions(kind, &file), Some(want), "{:?}", kind);
+                }
+            }
+
+            #[test]
+            fn a_cut_header_gives_no_dimensions_rather_than_garbage(kind in proptest::sample::select(&KINDS[..]), cut in 0usize..24) {
+                let file = match kind {
+                    ImageType::Png => png(640, 480),
+                    ImageType::Jpeg => jpeg(640, 480, &[16]),
+                    ImageType::Gif => gif(640, 480),
+                    ImageType::Webp => webp_vp8x(640, 480),
+                };
+                let cut = &file[..file.len() - 1 - cut.min(file.len() - 1)];
+                prop_assert_eq!(dimensions(kind, cut), None);
+            }
+        }
+    }
 }

@@ -84,6 +84,8 @@ impl fmt::Display for ConfigError {
 
 pub const DEFAULT_MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_EMAIL_API_BASE: &str = "https://api.resend.com";
+/// The longest duration any setting may name: ten years, in seconds.
+pub const MAX_SECONDS: i64 = 10 * 365 * 24 * 3600;
 pub const DEFAULT_INFERENCE_BASE_URL: &str = "https://api.openai.com";
 pub const DEFAULT_EMAIL_FROM: &str = "Blimari <no-reply@blimari.space>";
 
@@ -96,6 +98,22 @@ fn positive_number(lookup: &impl Fn(&str) -> Option<String>, key: &'static str, 
             reason: format!("expected a positive whole number, got {raw:?}"),
         }),
     }
+}
+
+/// A duration given in seconds, as milliseconds: positive, and at most `MAX_SECONDS`, so
+/// that adding it to a time in epoch milliseconds cannot overflow.
+fn duration_ms(lookup: &impl Fn(&str) -> Option<String>, key: &'static str, default_seconds: i64) -> Result<i64, ConfigError> {
+    let seconds = positive_number(lookup, key, default_seconds)?;
+    if seconds > MAX_SECONDS {
+        return Err(ConfigError { key, reason: format!("expected at most {MAX_SECONDS} seconds (ten years), got {seconds}") });
+    }
+    Ok(seconds * 1000)
+}
+
+/// `http(s)://` and then a host: "https://" alone would make links with no host.
+fn has_http_host(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
 impl Config {
@@ -123,12 +141,12 @@ impl Config {
                 reason: format!("expected a whole number of bytes, at least 1024, got {raw:?}"),
             })?,
         };
-        let idle_s = positive_number(&lookup, "SESSION_IDLE_SECONDS", 7 * 24 * 3600)?;
-        let absolute_s = positive_number(&lookup, "SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600)?;
-        let window_s = positive_number(&lookup, "AUTH_THROTTLE_WINDOW_SECONDS", 15 * 60)?;
+        let idle_ms = duration_ms(&lookup, "SESSION_IDLE_SECONDS", 7 * 24 * 3600)?;
+        let absolute_ms = duration_ms(&lookup, "SESSION_ABSOLUTE_SECONDS", 30 * 24 * 3600)?;
+        let auth_throttle_window_ms = duration_ms(&lookup, "AUTH_THROTTLE_WINDOW_SECONDS", 15 * 60)?;
         let non_empty = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let app_base_url = match non_empty("APP_BASE_URL") {
-            Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url.trim_end_matches('/').to_owned()),
+            Some(url) if has_http_host(url.trim_end_matches('/')) => Some(url.trim_end_matches('/').to_owned()),
             Some(url) => {
                 return Err(ConfigError { key: "APP_BASE_URL", reason: format!("expected an http(s) origin, got {url:?}") })
             }
@@ -144,8 +162,8 @@ impl Config {
             environment,
             database: DatabaseBackend::D1,
             max_json_body_bytes,
-            sessions: Lifetimes { idle_ms: idle_s * 1000, absolute_ms: absolute_s * 1000 },
-            auth_throttle_window_ms: window_s * 1000,
+            sessions: Lifetimes { idle_ms, absolute_ms },
+            auth_throttle_window_ms,
             app_base_url,
             email,
             dev_mailbox_url,
@@ -161,7 +179,7 @@ impl Config {
                 text_model: non_empty("TEXT_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
                 image_model: non_empty("IMAGE_MODEL").unwrap_or_else(|| "gpt-image-1".into()),
                 moderation_model: non_empty("MODERATION_MODEL"),
-                timeout_ms: positive_number(&lookup, "INFERENCE_TIMEOUT_SECONDS", 60)? * 1000,
+                timeout_ms: duration_ms(&lookup, "INFERENCE_TIMEOUT_SECONDS", 60)?,
             },
             starter_credits: positive_number(&lookup, "STARTER_CREDITS", crate::credits::ledger::STARTER_GRANT)?,
         })
@@ -217,6 +235,17 @@ mod tests {
     }
 
     #[test]
+    fn durations_too_long_to_add_to_a_time_are_refused_not_overflowed() {
+        // 9223372036854776 s is 2^63 ms: multiplying by 1000 overflowed (a panic in debug,
+        // a negative lifetime in release).
+        for key in ["SESSION_IDLE_SECONDS", "SESSION_ABSOLUTE_SECONDS", "AUTH_THROTTLE_WINDOW_SECONDS", "INFERENCE_TIMEOUT_SECONDS"] {
+            assert_eq!(config(&[(key, "9223372036854776")]).unwrap_err().key, key);
+            assert_eq!(config(&[(key, &(MAX_SECONDS + 1).to_string())]).unwrap_err().key, key);
+            assert!(config(&[(key, &MAX_SECONDS.to_string())]).is_ok());
+        }
+    }
+
+    #[test]
     fn email_defaults_to_the_provider_and_the_dev_mailbox_only_shows_in_development() {
         let c = config(&[("DEV_MAILBOX_URL", "http://127.0.0.1:9/")]).unwrap();
         assert_eq!(c.email.api_base, DEFAULT_EMAIL_API_BASE);
@@ -226,6 +255,8 @@ mod tests {
         assert_eq!(c.dev_mailbox_url.as_deref(), Some("http://127.0.0.1:9/"));
         assert_eq!(c.email.api_base, "http://127.0.0.1:9");
         assert_eq!(config(&[("APP_BASE_URL", "blimari.space")]).unwrap_err().key, "APP_BASE_URL");
+        assert_eq!(config(&[("APP_BASE_URL", "http://")]).unwrap_err().key, "APP_BASE_URL");
+        assert_eq!(config(&[("APP_BASE_URL", "https://blimari.space/")]).unwrap().app_base_url.as_deref(), Some("https://blimari.space"));
     }
 
     #[test]
@@ -241,5 +272,73 @@ mod tests {
     #[test]
     fn the_body_limit_can_be_raised() {
         assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "131072")]).unwrap().max_json_body_bytes, 131072);
+    }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{config as cases, tricky_text};
+        use proptest::prelude::*;
+        use std::collections::HashMap;
+
+        const KEYS: [&str; 18] = [
+            "ENVIRONMENT", "DATABASE_URL", "MAX_JSON_BODY_BYTES", "SESSION_IDLE_SECONDS", "SESSION_ABSOLUTE_SECONDS",
+            "AUTH_THROTTLE_WINDOW_SECONDS", "APP_BASE_URL", "EMAIL_API_BASE", "EMAIL_API_KEY", "EMAIL_FROM", "DEV_MAILBOX_URL",
+            "UPLOAD_MAX_BYTES", "STORAGE_QUOTA_BYTES", "INFERENCE_BASE_URL", "INFERENCE_API_KEY", "TEXT_MODEL",
+            "INFERENCE_TIMEOUT_SECONDS", "STARTER_CREDITS",
+        ];
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| format!(" {n} ")),
+                proptest::sample::select(vec!["production", "development", "", " ", "https://", "http://x/", "https://a.example/v1/", "0", "-1", "1024"]).prop_map(String::from),
+                tricky_text(20),
+            ]
+        }
+
+        fn env() -> impl Strategy<Value = HashMap<String, String>> {
+            proptest::collection::hash_map(proptest::sample::select(&KEYS[..]).prop_map(String::from), value(), 0..8)
+        }
+
+        proptest! {
+            #![proptest_config(cases())]
+
+            #[test]
+            fn any_environment_is_a_config_or_an_error_naming_one_of_its_keys(env in env()) {
+                match Config::from_env(|k| env.get(k).cloned()) {
+                    Ok(c) => {
+                        prop_assert!(c.max_json_body_bytes >= 1024);
+                        for ms in [c.sessions.idle_ms, c.sessions.absolute_ms, c.auth_throttle_window_ms, c.inference.timeout_ms] {
+                            // Durations are added to epoch milliseconds: they must leave room.
+                            prop_assert!(ms > 0 && ms <= MAX_SECONDS * 1000, "{}", ms);
+                        }
+                        prop_assert!(c.upload_max_bytes > 0 && c.storage_quota_bytes > 0 && c.starter_credits > 0);
+                        if let Some(url) = &c.app_base_url {
+                            let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+                            prop_assert!(host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace)), "{:?}", url);
+                        }
+                    }
+                    Err(e) => prop_assert!(env.contains_key(e.key), "{:?}", e),
+                }
+            }
+
+            #[test]
+            fn an_app_base_url_is_an_origin_with_a_host_or_refused(url in prop_oneof![
+                "(https?://)?[a-z.:0-9/]{0,12}/{0,3}",
+                tricky_text(20),
+            ]) {
+                match Config::from_env(|k| (k == "APP_BASE_URL").then(|| url.clone())) {
+                    Ok(c) => {
+                        if let Some(base) = c.app_base_url {
+                            let host = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://")).unwrap_or("");
+                            prop_assert!(!host.is_empty() && !host.starts_with('/') && !host.ends_with('/'), "{:?} gave {:?}", url, base);
+                        } else {
+                            prop_assert!(url.trim().is_empty());
+                        }
+                    }
+                    Err(e) => prop_assert_eq!(e.key, "APP_BASE_URL"),
+                }
+            }
+        }
     }
 }
