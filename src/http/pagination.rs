@@ -112,4 +112,28 @@ mod tests {
         assert!(page.next_cursor(&items, |i| (i.0, i.1.as_str())).is_some());
         assert!(page.next_cursor(&items[..1], |i| (i.0, i.1.as_str())).is_none());
     }
+
+    mod properties {
+        use super::*;
+        use crate::proptest_text::{config, tricky_text};
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn cursors_round_trip(created_at in any::<i64>(), id in tricky_text(40)) {
+                let c = encode_cursor(created_at, &id);
+                prop_assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", c);
+                prop_assert_eq!(decode_cursor(&c), Some((created_at, id)));
+            }
+
+            #[test]
+            fn any_text_decodes_to_a_cursor_or_none(raw in prop_oneof![tricky_text(60), "[A-Za-z0-9_-]{0,60}"]) {
+                if let Some((at, id)) = decode_cursor(&raw) {
+                    prop_assert_eq!(decode_cursor(&encode_cursor(at, &id)), Some((at, id)));
+                }
+            }
+        }
+    }
 }
