@@ -2,6 +2,7 @@
 import { clientConfig } from './api.js';
 
 let toastRegion;
+/** A short message in the corner; it replaces the one showing and goes after 4 s. */
 export function toast(message) {
   if (!toastRegion) {
     toastRegion = document.createElement('div');
@@ -13,7 +14,7 @@ export function toast(message) {
   const el = document.createElement('div');
   el.className = 'toast';
   el.textContent = message;
-  toastRegion.append(el);
+  toastRegion.replaceChildren(el);
   setTimeout(() => el.remove(), 4000);
 }
 
