@@ -1,10 +1,9 @@
 // Brand editor: every brand field, colours with roles, logo and reference images with
 // previews. New brands are created on first save; then the page edits that brand.
 import { api, currentUser } from './api.js';
+import { $, el, showLoaded } from './dom.js';
 import { bindForm, toast, formatBytes } from './ui.js';
 
-const $ = (s) => document.querySelector(s);
-const el = (tag, props = {}, ...kids) => { const n = Object.assign(document.createElement(tag), props); n.append(...kids); return n; };
 const ROLES = ['primary', 'secondary', 'accent', 'background', 'text', 'other'];
 const form = $('#brand-form');
 let brandId = new URLSearchParams(location.search).get('id');
@@ -106,8 +105,7 @@ async function main() {
   $('#storage-text').textContent = `${formatBytes(usage.used_bytes)} of ${formatBytes(usage.quota_bytes)} used`;
   if (brandId) fill(await api('GET', `/api/brands/${brandId}`));
   else colorRow();
-  document.querySelectorAll('[data-loading]').forEach((n) => n.remove());
-  form.hidden = false;
+  showLoaded(form);
 
   $('#add-color').addEventListener('click', () => colorRow('#000000', 'other'));
   $('#logo-file').addEventListener('change', (e) => handleFiles(e.target, (id) => { logoId = id; }));

@@ -1,10 +1,10 @@
 // The gallery (D7): outputs by brand, type and prompt text, with download, delete and
 // regenerate.
 import { api, currentUser } from './api.js';
+import { $ } from './dom.js';
 import { toast } from './ui.js';
 import { renderJob, follow } from './job-card.js';
 
-const $ = (s) => document.querySelector(s);
 let types = {};
 let cursor = null;
 

@@ -1,5 +1,6 @@
 // Settings: profile (name, email), password, sessions, recent activity.
 import { api, currentUser } from './api.js';
+import { $, el, showLoaded } from './dom.js';
 import { bindForm, toast, formatDate, showError } from './ui.js';
 
 const EVENT_LABELS = {
@@ -17,14 +18,6 @@ const EVENT_LABELS = {
   email_changed: 'Email changed',
   profile_updated: 'Profile updated',
 };
-
-const $ = (sel) => document.querySelector(sel);
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 function renderProfile(me) {
   $('[data-user-name]').textContent = me.name;
@@ -86,8 +79,7 @@ async function main() {
     location.replace(`/login?next=${encodeURIComponent('/settings')}`);
     return;
   }
-  document.querySelectorAll('[data-loading]').forEach((n) => n.remove());
-  $('#settings').hidden = false;
+  showLoaded($('#settings'));
   renderProfile(me);
   if (new URLSearchParams(location.search).get('welcome')) toast('Welcome to Blimari! Check your email to confirm your address.');
 

@@ -1,11 +1,11 @@
 // The studio: choose a brand and a content type (price shown), write the request,
 // submit, and watch the job go queued → running → done in place.
 import { api, currentUser } from './api.js';
+import { $ } from './dom.js';
 import { bindForm, toast } from './ui.js';
 import { refreshBalance } from './shell.js';
 import { renderJob, follow } from './job-card.js';
 
-const $ = (s) => document.querySelector(s);
 const form = $('#studio-form');
 let types = {};
 
