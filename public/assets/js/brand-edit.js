@@ -1,7 +1,8 @@
 // Brand editor: every brand field, colours with roles, logo and reference images with
 // previews. New brands are created on first save; then the page edits that brand.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
 import { $, el, showLoaded } from './dom.js';
+import { requireUser } from './shell.js';
 import { bindForm, toast, formatBytes } from './ui.js';
 
 const ROLES = ['primary', 'secondary', 'accent', 'background', 'text', 'other'];
@@ -100,7 +101,7 @@ function values() {
 }
 
 async function main() {
-  if (!(await currentUser())) return location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  if (!(await requireUser())) return;
   const usage = (await api('GET', '/api/uploads?limit=1')).usage;
   $('#storage-text').textContent = `${formatBytes(usage.used_bytes)} of ${formatBytes(usage.quota_bytes)} used`;
   if (brandId) fill(await api('GET', `/api/brands/${brandId}`));

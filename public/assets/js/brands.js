@@ -1,6 +1,7 @@
 // Brand list: the user's brands (or archived ones), the storage meter, the first-run path.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
 import { $, el, showLoaded } from './dom.js';
+import { requireUser } from './shell.js';
 import { toast, formatBytes } from './ui.js';
 
 const archived = new URLSearchParams(location.search).get('archived') === 'true';
@@ -19,7 +20,7 @@ function card(b) {
 }
 
 async function main() {
-  if (!(await currentUser())) return location.replace('/login?next=/brands');
+  if (!(await requireUser())) return;
   const [list, files] = await Promise.all([api('GET', `/api/brands?limit=100${archived ? '&archived=true' : ''}`), api('GET', '/api/uploads?limit=1')]);
   showLoaded($('#brands'));
   const { used_bytes: used, quota_bytes: quota } = files.usage;

@@ -1,6 +1,7 @@
 // Settings: profile (name, email), password, sessions, recent activity.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
 import { $, el, showLoaded } from './dom.js';
+import { requireUser } from './shell.js';
 import { bindForm, toast, formatDate, showError } from './ui.js';
 
 const EVENT_LABELS = {
@@ -74,11 +75,8 @@ async function loadActivity(cursor) {
 }
 
 async function main() {
-  const me = await currentUser();
-  if (!me) {
-    location.replace(`/login?next=${encodeURIComponent('/settings')}`);
-    return;
-  }
+  const me = await requireUser();
+  if (!me) return;
   showLoaded($('#settings'));
   renderProfile(me);
   if (new URLSearchParams(location.search).get('welcome')) toast('Welcome to Blimari! Check your email to confirm your address.');
