@@ -2,6 +2,7 @@
 // page's `data-page` attribute says which.
 import { api, currentUser } from './api.js';
 import { bindForm, showDevMailbox, tokenFromFragment, showError } from './ui.js';
+import './shell.js';
 
 const page = document.body.dataset.page;
 const form = document.querySelector('form');

@@ -1,10 +1,10 @@
 // Brand editor: every brand field, colours with roles, logo and reference images with
 // previews. New brands are created on first save; then the page edits that brand.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
+import { $, el, showLoaded } from './dom.js';
+import { requireUser } from './shell.js';
 import { bindForm, toast, formatBytes } from './ui.js';
 
-const $ = (s) => document.querySelector(s);
-const el = (tag, props = {}, ...kids) => { const n = Object.assign(document.createElement(tag), props); n.append(...kids); return n; };
 const ROLES = ['primary', 'secondary', 'accent', 'background', 'text', 'other'];
 const form = $('#brand-form');
 let brandId = new URLSearchParams(location.search).get('id');
@@ -101,13 +101,12 @@ function values() {
 }
 
 async function main() {
-  if (!(await currentUser())) return location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  if (!(await requireUser())) return;
   const usage = (await api('GET', '/api/uploads?limit=1')).usage;
   $('#storage-text').textContent = `${formatBytes(usage.used_bytes)} of ${formatBytes(usage.quota_bytes)} used`;
   if (brandId) fill(await api('GET', `/api/brands/${brandId}`));
   else colorRow();
-  document.querySelectorAll('[data-loading]').forEach((n) => n.remove());
-  form.hidden = false;
+  showLoaded(form);
 
   $('#add-color').addEventListener('click', () => colorRow('#000000', 'other'));
   $('#logo-file').addEventListener('change', (e) => handleFiles(e.target, (id) => { logoId = id; }));

@@ -1,9 +1,9 @@
 // Brand list: the user's brands (or archived ones), the storage meter, the first-run path.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
+import { $, el, showLoaded } from './dom.js';
+import { requireUser } from './shell.js';
 import { toast, formatBytes } from './ui.js';
 
-const $ = (s) => document.querySelector(s);
-const el = (tag, props = {}, ...kids) => { const n = Object.assign(document.createElement(tag), props); n.append(...kids); return n; };
 const archived = new URLSearchParams(location.search).get('archived') === 'true';
 
 function card(b) {
@@ -20,10 +20,9 @@ function card(b) {
 }
 
 async function main() {
-  if (!(await currentUser())) return location.replace('/login?next=/brands');
+  if (!(await requireUser())) return;
   const [list, files] = await Promise.all([api('GET', `/api/brands?limit=100${archived ? '&archived=true' : ''}`), api('GET', '/api/uploads?limit=1')]);
-  document.querySelectorAll('[data-loading]').forEach((n) => n.remove());
-  $('#brands').hidden = false;
+  showLoaded($('#brands'));
   const { used_bytes: used, quota_bytes: quota } = files.usage;
   const meter = $('#storage-meter');
   meter.max = quota;

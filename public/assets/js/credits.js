@@ -1,9 +1,9 @@
 // Credits: balance, held credits, the low-balance warning and the ledger history.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
+import { $, el } from './dom.js';
+import { requireUser } from './shell.js';
 import { formatDate, toast } from './ui.js';
 
-const $ = (s) => document.querySelector(s);
-const el = (tag, props = {}, ...kids) => { const n = Object.assign(document.createElement(tag), props); n.append(...kids); return n; };
 const LABELS = { grant: 'Starter credits', purchase: 'Purchase', hold: 'Held for a generation', capture: 'Spent on a generation', release: 'Released: generation failed', refund: 'Refund', clawback: 'Clawback', adjustment: 'Adjustment' };
 const SIGN = { grant: '+', purchase: '+', release: '+', refund: '−', clawback: '−', hold: '−', capture: '', adjustment: '±' };
 let cursor = null;
@@ -19,7 +19,7 @@ async function loadLedger(more = false) {
 }
 
 async function main() {
-  if (!(await currentUser())) return location.replace('/login?next=/credits');
+  if (!(await requireUser())) return;
   const c = await api('GET', '/api/credits');
   $('[data-credit-balance]').textContent = `${c.balance} credits`;
   $('[data-credit-held]').textContent = c.held ? `${c.held} held for generations in progress.` : 'Nothing held.';

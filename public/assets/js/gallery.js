@@ -1,10 +1,11 @@
 // The gallery (D7): outputs by brand, type and prompt text, with download, delete and
 // regenerate.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
+import { $ } from './dom.js';
+import { requireUser } from './shell.js';
 import { toast } from './ui.js';
 import { renderJob, follow } from './job-card.js';
 
-const $ = (s) => document.querySelector(s);
 let types = {};
 let cursor = null;
 
@@ -42,7 +43,7 @@ async function load(more = false) {
 }
 
 async function main() {
-  if (!(await currentUser())) return location.replace('/login?next=/gallery');
+  if (!(await requireUser())) return;
   const [brands, ct] = await Promise.all([api('GET', '/api/brands?limit=100'), api('GET', '/api/content-types')]);
   types = Object.fromEntries(ct.items.map((t) => [t.id, t]));
   $('#f-brand').append(...brands.items.map((b) => new Option(b.name, b.id)));

@@ -1,10 +1,10 @@
 // One generation as a card: live status, the output, the brand check, and actions.
 // Used by the studio (where it updates itself until done) and the gallery.
 import { api } from './api.js';
+import { el } from './dom.js';
 import { toast, formatDate } from './ui.js';
 import { refreshBalance } from './shell.js';
 
-const el = (tag, props = {}, ...kids) => { const n = Object.assign(document.createElement(tag), props); n.append(...kids); return n; };
 const STATUS = { queued: 'Queued', running: 'Running', succeeded: 'Done', failed: 'Failed' };
 
 function elapsed(job) {

@@ -1,5 +1,7 @@
 // Settings: profile (name, email), password, sessions, recent activity.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
+import { $, el, showLoaded } from './dom.js';
+import { requireUser } from './shell.js';
 import { bindForm, toast, formatDate, showError } from './ui.js';
 
 const EVENT_LABELS = {
@@ -17,14 +19,6 @@ const EVENT_LABELS = {
   email_changed: 'Email changed',
   profile_updated: 'Profile updated',
 };
-
-const $ = (sel) => document.querySelector(sel);
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 function renderProfile(me) {
   $('[data-user-name]').textContent = me.name;
@@ -81,13 +75,9 @@ async function loadActivity(cursor) {
 }
 
 async function main() {
-  const me = await currentUser();
-  if (!me) {
-    location.replace(`/login?next=${encodeURIComponent('/settings')}`);
-    return;
-  }
-  document.querySelectorAll('[data-loading]').forEach((n) => n.remove());
-  $('#settings').hidden = false;
+  const me = await requireUser();
+  if (!me) return;
+  showLoaded($('#settings'));
   renderProfile(me);
   if (new URLSearchParams(location.search).get('welcome')) toast('Welcome to Blimari! Check your email to confirm your address.');
 

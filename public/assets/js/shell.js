@@ -1,6 +1,80 @@
-// The signed-in header: the credit balance, always visible, with the low-balance warning.
-import { api } from './api.js';
+// The frame every page shares, written once: skip link, header, footer and, signed in,
+// the left navigation and the credit balance with its low-balance warning.
+// A page says which frame it wants with <body data-frame="app"> (signed in) or
+// data-frame="site" (signed out); this module puts it around the page's <main id="main">.
+import { api, currentUser } from './api.js';
 
+const SKIP_LINK = '<a class="skip-link" href="#main">Skip to content</a>';
+const BRAND_MARK = '<a class="brand-mark" href="/"><img src="/assets/logo.svg" alt="" width="24" height="24">Blimari</a>';
+
+const SITE_HEADER = `<header class="site-header"><div class="container">${BRAND_MARK}
+  <nav class="site-nav" aria-label="Main">
+    <a href="/#how">How it works</a>
+    <a href="/#pricing">Pricing</a>
+    <a href="/login">Sign in</a>
+    <a class="button primary" href="/signup">Start free</a>
+  </nav>
+</div></header>`;
+
+const APP_HEADER = `<header class="site-header"><div class="container">${BRAND_MARK}
+  <nav class="site-nav" aria-label="Account">
+    <a class="balance" href="/credits" data-balance aria-live="polite">Credits</a>
+    <span class="small muted" data-user-email></span>
+  </nav>
+</div></header>`;
+
+const APP_NAV = `<nav class="app-nav" aria-label="App">
+  <a href="/studio">Studio</a>
+  <a href="/brands">Brands</a>
+  <a href="/gallery">Gallery</a>
+  <a href="/credits">Credits</a>
+  <a href="/settings">Settings</a>
+</nav>`;
+
+const FOOTER = `<footer class="site-footer"><div class="container">
+  <p>© 2026 Blimari · <a href="mailto:privacy@blimari.space">privacy@blimari.space</a></p>
+  <nav aria-label="Legal">
+    <a href="/privacy">Privacy</a>
+    <a href="/terms">Terms</a>
+  </nav>
+</div></footer>`;
+
+/** Static markup (no user data) as nodes. */
+function fragment(html) {
+  const t = document.createElement('template');
+  t.innerHTML = html;
+  return t.content;
+}
+
+/** Marks the navigation link for this page: its own path, or a page below it (/brands/edit). */
+function markCurrent(root) {
+  const path = location.pathname.replace(/\.html$/, '').replace(/\/$/, '') || '/';
+  for (const a of root.querySelectorAll('.app-nav a, .site-footer nav a, .site-nav a:not([data-balance])')) {
+    const href = a.getAttribute('href');
+    if (href === path || path.startsWith(`${href}/`)) a.setAttribute('aria-current', 'page');
+  }
+}
+
+/** Signed out: the header with sign-in links. Signed in: the header with the balance,
+ *  and the left navigation beside <main>. */
+function frame(kind) {
+  const main = document.getElementById('main');
+  if (kind === 'app') {
+    const shell = document.createElement('div');
+    shell.className = 'app-shell container';
+    main.replaceWith(shell);
+    shell.append(fragment(APP_NAV), main);
+    shell.before(fragment(SKIP_LINK + APP_HEADER));
+  } else {
+    main.before(fragment(SKIP_LINK + SITE_HEADER));
+  }
+  document.body.append(fragment(FOOTER));
+  markCurrent(document.body);
+}
+
+frame(document.body.dataset.frame);
+
+/** Shows the balance in the header; "low" and a warning colour when it runs short. */
 export async function refreshBalance() {
   const el = document.querySelector('[data-balance]');
   if (!el) return;
@@ -15,4 +89,17 @@ export async function refreshBalance() {
   }
 }
 
-refreshBalance();
+/**
+ * The signed-in user, shown in the header with the balance; signed out, the browser goes
+ * to the sign-in page (coming back here afterwards) and this returns null.
+ */
+export async function requireUser() {
+  const me = await currentUser();
+  if (!me) {
+    location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    return null;
+  }
+  document.querySelectorAll('[data-user-email]').forEach((n) => { n.textContent = me.email; });
+  refreshBalance();
+  return me;
+}

@@ -1,11 +1,11 @@
 // The studio: choose a brand and a content type (price shown), write the request,
 // submit, and watch the job go queued → running → done in place.
-import { api, currentUser } from './api.js';
+import { api } from './api.js';
+import { $ } from './dom.js';
 import { bindForm, toast } from './ui.js';
-import { refreshBalance } from './shell.js';
+import { refreshBalance, requireUser } from './shell.js';
 import { renderJob, follow } from './job-card.js';
 
-const $ = (s) => document.querySelector(s);
 const form = $('#studio-form');
 let types = {};
 
@@ -26,7 +26,7 @@ async function submit(values, key) {
 }
 
 async function main() {
-  if (!(await currentUser())) return location.replace('/login?next=/studio');
+  if (!(await requireUser())) return;
   const [brands, ct] = await Promise.all([api('GET', '/api/brands?limit=100'), api('GET', '/api/content-types')]);
   types = Object.fromEntries(ct.items.map((t) => [t.id, t]));
   if (brands.items.length === 0) {

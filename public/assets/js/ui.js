@@ -1,20 +1,19 @@
 // Shared UI behaviour: forms with field errors, toasts, dates, the dev mailbox note.
 import { clientConfig } from './api.js';
+import { el } from './dom.js';
 
 let toastRegion;
+/** A short message in the corner; it replaces the one showing and goes after 4 s. */
 export function toast(message) {
   if (!toastRegion) {
-    toastRegion = document.createElement('div');
-    toastRegion.className = 'toast-region';
+    toastRegion = el('div', { className: 'toast-region' });
     toastRegion.setAttribute('role', 'status');
     toastRegion.setAttribute('aria-live', 'polite');
     document.body.append(toastRegion);
   }
-  const el = document.createElement('div');
-  el.className = 'toast';
-  el.textContent = message;
-  toastRegion.append(el);
-  setTimeout(() => el.remove(), 4000);
+  const note = el('div', { className: 'toast', textContent: message });
+  toastRegion.replaceChildren(note);
+  setTimeout(() => note.remove(), 4000);
 }
 
 function clearErrors(form) {
@@ -31,11 +30,8 @@ export function showError(form, error) {
   for (const [name, message] of Object.entries(fields)) {
     const input = form.elements.namedItem(name);
     if (!input) continue;
-    const p = document.createElement('p');
-    p.className = 'error';
-    p.id = `${input.id}-error`;
+    const p = el('p', { className: 'error', id: `${input.id}-error`, textContent: message });
     p.dataset.for = name;
-    p.textContent = message;
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-describedby', p.id);
     input.closest('.field').append(p);
@@ -44,16 +40,9 @@ export function showError(form, error) {
   }
   if (!placed) {
     const box = form.querySelector('.form-error');
-    const alert = document.createElement('div');
-    alert.className = 'alert danger';
+    const alert = el('div', { className: 'alert danger', textContent: error.message });
     alert.setAttribute('role', 'alert');
-    alert.textContent = error.message;
-    if (error.requestId) {
-      const small = document.createElement('small');
-      small.className = 'request-id';
-      small.textContent = ` Request id: ${error.requestId}`;
-      alert.append(small);
-    }
+    if (error.requestId) alert.append(el('small', { className: 'request-id', textContent: ` Request id: ${error.requestId}` }));
     box.replaceChildren(alert);
   }
 }
@@ -84,16 +73,8 @@ export function formatDate(ms) {
 export async function showDevMailbox(container) {
   const config = await clientConfig();
   if (!config.dev_mailbox_url || !container) return;
-  const p = document.createElement('p');
-  p.className = 'alert small';
-  p.append('Development: emails go to the ');
-  const a = document.createElement('a');
-  a.href = config.dev_mailbox_url;
-  a.target = '_blank';
-  a.rel = 'noopener';
-  a.textContent = 'local mailbox';
-  p.append(a, '.');
-  container.append(p);
+  const mailbox = el('a', { href: config.dev_mailbox_url, target: '_blank', rel: 'noopener', textContent: 'local mailbox' });
+  container.append(el('p', { className: 'alert small' }, 'Development: emails go to the ', mailbox, '.'));
 }
 
 /** The token a link carries in its fragment (#token=…), kept out of server logs. */
