@@ -91,8 +91,9 @@ export function startNeonGateway({ port = 0, host = '127.0.0.1', log = () => {} 
 
   const server = createServer(async (req, res) => {
     const send = (status, body) => {
-      res.writeHead(status, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(body));
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
     };
     if (req.method !== 'POST' || new URL(req.url, 'http://x').pathname !== '/sql') {
       return send(404, { message: 'POST /sql is the only endpoint' });
