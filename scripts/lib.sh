@@ -103,6 +103,10 @@ build_worker() {
 
 wrangler() { node "$ROOT/node_modules/wrangler/bin/wrangler.js" "$@"; }
 
+# ensure_postgres, start_postgres DIR, stop_postgres DIR: the local PostgreSQL of the
+# Neon mode (scripts/postgres.sh).
+source "$ROOT/scripts/postgres.sh"
+
 # Applies migrations/ to the local D1 kept in $1 (wrangler's default when empty).
 migrate_local() {
   local args=()

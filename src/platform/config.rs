@@ -14,17 +14,34 @@ pub enum Environment {
     Production,
 }
 
-/// Which metadata store answers SQL. Only D1 is wired up today; the `Db` port is
-/// shaped for Neon's HTTP transactions too (see docs/ARCHITECTURE.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DatabaseBackend {
+/// Which metadata store answers SQL: the D1 binding `DB`, or Neon Postgres over its
+/// SQL-over-HTTP API when the secret `DATABASE_URL` is set (`platform::neon`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
     D1,
+    Neon {
+        /// `postgres://user:password@host/db`; sent to Neon in `Neon-Connection-String`.
+        connection_string: String,
+        /// `https://{host}/sql`, or `NEON_HTTP_ENDPOINT` when set (a local gateway).
+        endpoint: String,
+    },
 }
 
-impl DatabaseBackend {
-    pub fn name(self) -> &'static str {
+impl DatabaseConfig {
+    pub fn name(&self) -> &'static str {
         match self {
-            DatabaseBackend::D1 => "d1",
+            DatabaseConfig::D1 => "d1",
+            DatabaseConfig::Neon { .. } => "neon",
+        }
+    }
+}
+
+/// Never prints the connection string: it holds the database password.
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseConfig::D1 => f.write_str("D1"),
+            DatabaseConfig::Neon { endpoint, .. } => f.debug_struct("Neon").field("endpoint", endpoint).finish_non_exhaustive(),
         }
     }
 }
@@ -32,7 +49,7 @@ impl DatabaseBackend {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub environment: Environment,
-    pub database: DatabaseBackend,
+    pub database: DatabaseConfig,
     /// Largest JSON request body accepted, in bytes.
     pub max_json_body_bytes: usize,
     pub sessions: Lifetimes,
@@ -128,12 +145,18 @@ impl Config {
                 })
             }
         };
-        if lookup("DATABASE_URL").is_some_and(|v| !v.trim().is_empty()) {
-            return Err(ConfigError {
-                key: "DATABASE_URL",
-                reason: "the Neon backend is not available in this build; unset it to use D1".into(),
-            });
-        }
+        let database = match lookup("DATABASE_URL").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+            None => DatabaseConfig::D1,
+            Some(connection_string) => {
+                let endpoint = crate::platform::neon::http_endpoint(&connection_string, lookup("NEON_HTTP_ENDPOINT").as_deref())
+                    .map_err(|reason| ConfigError {
+                        // Name the key at fault, never its value (it holds a password).
+                        key: if lookup("NEON_HTTP_ENDPOINT").is_some_and(|v| !v.trim().is_empty()) { "NEON_HTTP_ENDPOINT" } else { "DATABASE_URL" },
+                        reason,
+                    })?;
+                DatabaseConfig::Neon { connection_string, endpoint }
+            }
+        };
         let max_json_body_bytes = match lookup("MAX_JSON_BODY_BYTES") {
             None => DEFAULT_MAX_JSON_BODY_BYTES,
             Some(raw) => raw.trim().parse::<usize>().ok().filter(|n| *n >= 1024).ok_or(ConfigError {
@@ -160,7 +183,7 @@ impl Config {
         let dev_mailbox_url = non_empty("DEV_MAILBOX_URL").filter(|_| environment == Environment::Development);
         Ok(Config {
             environment,
-            database: DatabaseBackend::D1,
+            database,
             max_json_body_bytes,
             sessions: Lifetimes { idle_ms, absolute_ms },
             auth_throttle_window_ms,
@@ -206,7 +229,8 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.environment, Environment::Production);
         assert!(!c.diagnostics_enabled());
-        assert_eq!(c.database, DatabaseBackend::D1);
+        assert_eq!(c.database, DatabaseConfig::D1);
+        assert_eq!(c.database.name(), "d1");
         assert_eq!(c.max_json_body_bytes, DEFAULT_MAX_JSON_BODY_BYTES);
     }
 
@@ -220,7 +244,8 @@ mod tests {
         assert_eq!(config(&[("ENVIRONMENT", "staging")]).unwrap_err().key, "ENVIRONMENT");
         assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "lots")]).unwrap_err().key, "MAX_JSON_BODY_BYTES");
         assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "10")]).unwrap_err().key, "MAX_JSON_BODY_BYTES");
-        assert_eq!(config(&[("DATABASE_URL", "postgres://x")]).unwrap_err().key, "DATABASE_URL");
+        assert_eq!(config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().key, "DATABASE_URL");
+        assert_eq!(config(&[("DATABASE_URL", "postgres://u@h/db"), ("NEON_HTTP_ENDPOINT", "h:1")]).unwrap_err().key, "NEON_HTTP_ENDPOINT");
     }
 
     #[test]
@@ -267,6 +292,23 @@ mod tests {
         let c = config(&[("INFERENCE_BASE_URL", "http://127.0.0.1:9/v1/"), ("MODERATION_MODEL", "omni")]).unwrap();
         assert_eq!(c.inference.base_url, "http://127.0.0.1:9");
         assert_eq!(c.inference.moderation_model.as_deref(), Some("omni"));
+    }
+
+    #[test]
+    fn a_database_url_selects_neon_at_the_host_it_names() {
+        let c = config(&[("DATABASE_URL", "postgres://u:secret@ep-1.neon.tech/db?sslmode=require")]).unwrap();
+        assert_eq!(c.database.name(), "neon");
+        assert_eq!(
+            c.database,
+            DatabaseConfig::Neon {
+                connection_string: "postgres://u:secret@ep-1.neon.tech/db?sslmode=require".into(),
+                endpoint: "https://ep-1.neon.tech/sql".into()
+            }
+        );
+        assert!(!format!("{c:?}").contains("secret"));
+        let c = config(&[("DATABASE_URL", "postgres://u@127.0.0.1:5432/db"), ("NEON_HTTP_ENDPOINT", "http://127.0.0.1:4444/sql")]).unwrap();
+        assert!(matches!(c.database, DatabaseConfig::Neon { endpoint, .. } if endpoint == "http://127.0.0.1:4444/sql"));
+        assert_eq!(config(&[("DATABASE_URL", " ")]).unwrap().database, DatabaseConfig::D1);
     }
 
     #[test]
