@@ -12,6 +12,7 @@
 use blimari::accounts::queries as accounts;
 use blimari::credits::ledger::{self, Balance, EntryKind};
 use blimari::generation::jobs::{self, ListFilter, NewJob};
+use blimari::http::pagination::Page;
 use blimari::platform::db::{ConstraintKind, Db, DbError, SqlValue, Statement, StatementResult};
 use blimari::platform::neon;
 use serde_json::Value;
@@ -207,18 +208,18 @@ fn the_apps_statements_behave_as_on_d1() {
     let e = db.run_now(jobs::insert(&job("j3", Some("k1")), NOW)).unwrap_err();
     assert!(matches!(&e, DbError::Constraint { kind: ConstraintKind::Unique, message } if message.contains("idempotency_key")), "{e}");
     let all = ListFilter { brand_id: None, content_type: None, query: None, favorites_only: false };
-    let listed = block_on(jobs::list(db, "u1", &all, None, 10)).unwrap();
+    let listed = block_on(jobs::list(db, "u1", &all, &Page::first(10))).unwrap();
     assert_eq!(listed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), vec!["j2", "j1"]);
     let narrow = ListFilter { brand_id: Some("b1"), content_type: Some("social_post"), query: Some("50%"), favorites_only: false };
-    assert_eq!(block_on(jobs::list(db, "u1", &narrow, Some((NOW + 1, "j2".into())), 10)).unwrap().len(), 1);
+    assert_eq!(block_on(jobs::list(db, "u1", &narrow, &Page { after: Some((NOW + 1, "j2".into())), limit: 10 })).unwrap().len(), 1);
     let none = ListFilter { query: Some("60%"), ..narrow };
-    assert!(block_on(jobs::list(db, "u1", &none, None, 10)).unwrap().is_empty());
+    assert!(block_on(jobs::list(db, "u1", &none, &Page::first(10))).unwrap().is_empty());
     let claimed = block_on(jobs::claim(db, "j1", NOW)).unwrap().expect("claimed");
     assert_eq!((claimed.status, claimed.attempts), (jobs::Status::Running, 1));
     assert!(block_on(jobs::claim(db, "j1", NOW)).unwrap().is_none(), "a running job with a live lease is not claimed twice");
     assert_eq!(db.run_now(jobs::set_favorite("j1", "u1", true)).unwrap().changes, 1);
     let favs = ListFilter { brand_id: None, content_type: None, query: None, favorites_only: true };
-    assert_eq!(block_on(jobs::list(db, "u1", &favs, None, 10)).unwrap()[0].favorite, 1);
+    assert_eq!(block_on(jobs::list(db, "u1", &favs, &Page::first(10))).unwrap()[0].favorite, 1);
 
     // The throttle's upsert with RETURNING counts up within a window.
     let rule = blimari::accounts::throttle::LOGIN_PER_ACCOUNT;

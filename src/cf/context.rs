@@ -1,7 +1,7 @@
 //! One request's context: the isolate's configuration, the bindings (looked up at most
 //! once per request), and facts about the caller. Handlers take `(&Ctx, &SignedIn, …)`.
 
-use super::adapters::d1::D1;
+use super::adapters::database::Database;
 use super::adapters::email::HttpMailer;
 use super::adapters::inference::OpenAiCompatible;
 use super::adapters::kv::KvSessions;
@@ -38,8 +38,9 @@ pub fn isolate_config(env: &Env) -> Result<&'static Config, AppError> {
         .map_err(AppError::internal)
 }
 
-pub fn database(env: &Env) -> Result<D1, AppError> {
-    env.d1(DB_BINDING).map(D1).map_err(AppError::internal)
+/// D1, or Neon when `DATABASE_URL` is set (README, "Neon").
+pub fn database(env: &Env, config: &Config) -> Result<Database, AppError> {
+    Database::from_env(env, &config.database).map_err(AppError::internal)
 }
 
 pub fn bucket(env: &Env) -> Result<R2, AppError> {
@@ -50,7 +51,7 @@ pub struct Ctx<'a> {
     env: &'a Env,
     worker: &'a Context,
     pub config: &'static Config,
-    pub db: D1,
+    pub db: Database,
     pub now: i64,
     /// A short browser label for the sessions list and security events.
     pub device: String,
@@ -74,7 +75,7 @@ impl<'a> Ctx<'a> {
             env,
             worker,
             config,
-            db: database(env)?,
+            db: database(env, config)?,
             now,
             device: sessions::device_label(header("User-Agent").as_deref()),
             ip: header("CF-Connecting-IP").unwrap_or_else(|| "unknown".into()),

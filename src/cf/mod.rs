@@ -49,9 +49,8 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Outco
         Ok(m) => m,
         Err(outcome) => return outcome,
     };
-    let (Ok(config), Ok(db)) = (isolate_config(env), database(env)) else {
-        return Outcome::Retry { delay_seconds: 30 };
-    };
+    let Ok(config) = isolate_config(env) else { return Outcome::Retry { delay_seconds: 30 } };
+    let Ok(db) = database(env, config) else { return Outcome::Retry { delay_seconds: 30 } };
     match message {
         QueueMessage::Probe { probe_id, fail } => crate::ops::probes::consume(&db, queue, &probe_id, fail, SystemClock.now_ms()).await,
         QueueMessage::Generate { job_id } if queue.is_dead_letter() => service::dead_lettered(&db, &job_id, SystemClock.now_ms()).await,
@@ -91,8 +90,9 @@ async fn apply(env: &Env, queue: QueueName, message: &worker::RawMessage, body: 
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let (db, blobs) = match (database(&env), bucket(&env)) {
-        (Ok(db), Ok(blobs)) => (db, blobs),
+    let bindings = isolate_config(&env).and_then(|config| Ok((database(&env, config)?, bucket(&env)?)));
+    let (db, blobs) = match bindings {
+        Ok(both) => both,
         _ => {
             log::emit(Level::Error, "scheduled run without its bindings", serde_json::json!({ "cron": event.cron() }));
             return;

@@ -13,11 +13,9 @@ pub enum Database {
 
 impl Database {
     /// D1 from the binding `DB`, or Neon at the configured endpoint (no binding needed).
-    // Unused until `cf::app::database` returns a `Database` (the handlers' rewrite).
-    #[allow(dead_code)]
     pub fn from_env(env: &Env, config: &DatabaseConfig) -> worker::Result<Database> {
         Ok(match config {
-            DatabaseConfig::D1 => Database::D1(D1(env.d1(crate::cf::DB_BINDING)?)),
+            DatabaseConfig::D1 => Database::D1(D1(env.d1(crate::cf::context::DB_BINDING)?)),
             DatabaseConfig::Neon { connection_string, endpoint } => Database::Neon(Neon::new(connection_string, endpoint)),
         })
     }

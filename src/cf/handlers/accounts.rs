@@ -288,7 +288,7 @@ pub async fn reset_request(ctx: &Ctx<'_>, mut req: Request) -> Handled {
 }
 
 async fn send_reset(env: &worker::Env, config: &Config, email: EmailAddress, now: i64, device: &str, origin: &str) -> Result<(), AppError> {
-    let db = crate::cf::context::database(env)?;
+    let db = crate::cf::context::database(env, config)?;
     let Some(user) = acc::find_user_by_email(&db, email.as_str()).await? else { return Ok(()) };
     let (token, row) = email_token(&user.id, TokenPurpose::ResetPassword, &user.email, now);
     db.batch(vec![
