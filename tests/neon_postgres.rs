@@ -214,9 +214,9 @@ fn the_apps_statements_behave_as_on_d1() {
     assert_eq!(block_on(jobs::list(db, "u1", &narrow, &Page { after: Some((NOW + 1, "j2".into())), limit: 10 })).unwrap().len(), 1);
     let none = ListFilter { query: Some("60%"), ..narrow };
     assert!(block_on(jobs::list(db, "u1", &none, &Page::first(10))).unwrap().is_empty());
-    let claimed = block_on(jobs::claim(db, "j1", NOW)).unwrap().expect("claimed");
+    let claimed = block_on(jobs::claim(db, "j1", NOW, jobs::lease_ms(60_000))).unwrap().expect("claimed");
     assert_eq!((claimed.status, claimed.attempts), (jobs::Status::Running, 1));
-    assert!(block_on(jobs::claim(db, "j1", NOW)).unwrap().is_none(), "a running job with a live lease is not claimed twice");
+    assert!(block_on(jobs::claim(db, "j1", NOW, jobs::lease_ms(60_000))).unwrap().is_none(), "a running job with a live lease is not claimed twice");
     assert_eq!(db.run_now(jobs::set_favorite("j1", "u1", true)).unwrap().changes, 1);
     let favs = ListFilter { brand_id: None, content_type: None, query: None, favorites_only: true };
     assert_eq!(block_on(jobs::list(db, "u1", &favs, &Page::first(10))).unwrap()[0].favorite, 1);

@@ -221,7 +221,7 @@ pub fn use_token(token_hash: &str, now_ms: i64) -> Statement {
 
 /// True when a constraint error came from a token's second use.
 pub fn is_token_reuse(error: &DbError) -> bool {
-    matches!(error, DbError::Constraint { message, .. } if message.contains("email_token_uses"))
+    error.violates_primary_key("email_token_uses", "token_hash")
 }
 
 /// Older tokens of the same purpose stop working when a new one is sent.

@@ -97,6 +97,9 @@ impl SessionRecord {
     }
 }
 
+#[cfg(test)]
+pub const TOUCH_TEST_LIFETIMES: Lifetimes = Lifetimes { idle_ms: 7 * crate::platform::clock::DAY_MS, absolute_ms: 30 * crate::platform::clock::DAY_MS };
+
 /// Writing `last_seen_at` on every request would cost a KV write each time (and KV
 /// allows one write per key per second); once every few minutes is enough for idle
 /// expiry and the sessions list.

@@ -13,14 +13,25 @@ pub struct Rule {
     pub limit: i64,
 }
 
-pub const LOGIN_PER_ACCOUNT: Rule = Rule { name: "login:account", limit: 10 };
+/// Sign-in failures are counted per (account, IP) pair, so an attacker elsewhere cannot
+/// lock the owner out; the per-account backstop is high enough that only a distributed
+/// attack reaches it, and it still bounds guesses per account.
+pub const LOGIN_PER_ACCOUNT_AND_IP: Rule = Rule { name: "login:account-ip", limit: 10 };
+pub const LOGIN_PER_ACCOUNT: Rule = Rule { name: "login:account", limit: 200 };
 pub const LOGIN_PER_IP: Rule = Rule { name: "login:ip", limit: 50 };
 pub const SIGNUP_PER_IP: Rule = Rule { name: "signup:ip", limit: 10 };
+/// Sign-ups naming one address (each sends that address an email).
+pub const SIGNUP_PER_ADDRESS: Rule = Rule { name: "signup:address", limit: 3 };
 pub const RESET_PER_ACCOUNT: Rule = Rule { name: "reset:account", limit: 5 };
 pub const RESET_PER_IP: Rule = Rule { name: "reset:ip", limit: 20 };
 pub const VERIFY_RESEND_PER_ACCOUNT: Rule = Rule { name: "verify:account", limit: 5 };
 /// Re-authentication (password change, email change, session revocation with password).
 pub const REAUTH_PER_ACCOUNT: Rule = Rule { name: "reauth:account", limit: 10 };
+
+/// The subject of a per-(account, IP) rule.
+pub fn account_and_ip(email: &str, ip: &str) -> String {
+    format!("{email}\u{0}{ip}")
+}
 
 pub fn bucket(rule: Rule, subject: &str) -> String {
     let digest = Sha256::digest(subject.as_bytes());
@@ -80,8 +91,10 @@ mod tests {
     }
 
     #[test]
-    fn per_account_limits_are_below_per_ip_limits() {
-        assert!(LOGIN_PER_ACCOUNT.limit < LOGIN_PER_IP.limit);
+    fn one_ip_reaches_its_pair_limit_long_before_anyone_can_lock_an_account() {
+        assert!(LOGIN_PER_ACCOUNT_AND_IP.limit < LOGIN_PER_IP.limit);
+        // Locking the owner out needs the backstop: more IPs than one attacker's pair limit.
+        assert!(LOGIN_PER_ACCOUNT.limit >= 10 * LOGIN_PER_ACCOUNT_AND_IP.limit);
         assert!(RESET_PER_ACCOUNT.limit < RESET_PER_IP.limit);
     }
 }

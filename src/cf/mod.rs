@@ -57,7 +57,7 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Outco
         QueueMessage::Generate { job_id } => {
             let Ok(blobs) = bucket(env) else { return Outcome::Retry { delay_seconds: 5 } };
             let provider = adapters::inference::OpenAiCompatible(&config.inference);
-            service::run_job(&db, &blobs, &provider, &SystemClock, &job_id).await
+            service::run_job(&db, &blobs, &provider, &SystemClock, &job_id, crate::generation::jobs::lease_ms(config.inference.timeout_ms)).await
         }
     }
 }

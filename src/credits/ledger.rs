@@ -10,6 +10,7 @@
 
 use crate::platform::db::{ConstraintKind, Db, DbError, Statement};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 pub const STARTER_GRANT: i64 = 50;
 pub const LOW_BALANCE_THRESHOLD: i64 = 10;
@@ -72,9 +73,36 @@ pub fn grant(user_id: &str, kind: EntryKind, amount: i64, reference: &str, now_m
     ]
 }
 
-/// E2: every new account's starter credits, once (the reference names the user).
-pub fn starter_grant(user_id: &str, amount: i64, now_ms: i64) -> Vec<Statement> {
-    grant(user_id, EntryKind::Grant, amount, &format!("grant:starter:{user_id}"), now_ms)
+/// E2: the starter credits, granted when an address is verified: once per address ever
+/// (the reference names a hash of the address, and ledger entries outlive accounts) and
+/// once per account (changing the address does not earn a second grant). When either
+/// was granted before, both statements change nothing and the batch still succeeds.
+pub fn starter_grant(user_id: &str, verified_email: &str, amount: i64, now_ms: i64) -> Vec<Statement> {
+    let id = crate::platform::ids::new_id("led");
+    let address = crate::platform::ids::hex(&sha2::Sha256::digest(verified_email.as_bytes())[..16]);
+    let reference = format!("grant:starter:{address}");
+    vec![
+        Statement::new(
+            "INSERT INTO ledger_entries (id, user_id, kind, amount, reference, job_id, created_at) \
+             SELECT ?, ?, 'grant', ?, ?, NULL, ? WHERE NOT EXISTS (SELECT 1 FROM ledger_entries \
+             WHERE reference = ? OR (user_id = ? AND kind = 'grant' AND reference LIKE 'grant:starter:%'))",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(amount)
+        .bind(&reference)
+        .bind(now_ms)
+        .bind(&reference)
+        .bind(user_id),
+        Statement::new(
+            "UPDATE credit_accounts SET balance = balance + ?, updated_at = ? WHERE user_id = ? \
+             AND EXISTS (SELECT 1 FROM ledger_entries WHERE id = ?)",
+        )
+        .bind(amount)
+        .bind(now_ms)
+        .bind(user_id)
+        .bind(&id),
+    ]
 }
 
 /// Moves `price` from balance to held for a job. Fails (CHECK) if the balance is short.
@@ -183,6 +211,28 @@ mod tests {
         assert!(is_duplicate_reference(&DbError::classify("UNIQUE constraint failed: ledger_entries.reference", None)));
         assert!(!is_duplicate_reference(&DbError::classify("UNIQUE constraint failed: users.email", None)));
         assert!(is_insufficient(&DbError::classify("CHECK constraint failed: balance >= 0", None)));
+    }
+
+    #[test]
+    fn the_starter_grant_is_once_per_address_and_once_per_account() {
+        use crate::testing::{block_on, SqliteDb};
+        let db = SqliteDb::migrated();
+        for (user, email) in [("u1", "a@example.com"), ("u2", "b@example.com")] {
+            let mut setup = vec![crate::accounts::queries::insert_user(user, "N", email, "x", 0), open_account(user, 0)];
+            setup.extend(starter_grant(user, email, 50, 1));
+            block_on(db.batch(setup)).unwrap();
+        }
+        let balance = |u: &str| db.scalar(&format!("SELECT balance FROM credit_accounts WHERE user_id = '{u}'"));
+        assert_eq!((balance("u1"), balance("u2")), (50, 50));
+        // u1 verifies the address again, then changes to a new one: nothing more.
+        block_on(db.batch(starter_grant("u1", "a@example.com", 50, 2))).unwrap();
+        block_on(db.batch(starter_grant("u1", "c@example.com", 50, 3))).unwrap();
+        assert_eq!(balance("u1"), 50);
+        // A new account on an address that was granted before (e.g. after closing): nothing.
+        block_on(db.batch(vec![crate::accounts::queries::insert_user("u3", "N", "z@example.com", "x", 0), open_account("u3", 0)])).unwrap();
+        block_on(db.batch(starter_grant("u3", "b@example.com", 50, 4))).unwrap();
+        assert_eq!(balance("u3"), 0);
+        assert_eq!(db.scalar("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'grant'"), 2);
     }
 
     #[test]

@@ -11,7 +11,22 @@ use serde::{Deserialize, Serialize};
 /// Deliveries a job gets before a transient failure becomes final (Cloudflare delivers a
 /// message at most 1 + max_retries = 4 times with `max_retries = 3`).
 pub const MAX_ATTEMPTS: i64 = 4;
-pub const LEASE_MS: i64 = 2 * crate::platform::clock::MINUTE_MS;
+/// Claims a job may get in all, crashes included: a job whose consumer died this many
+/// times is failed by the sweeper (or the next delivery) and its hold released, so a
+/// poison job can never loop (issue 10).
+pub const MAX_CLAIMS: i64 = 6;
+/// Beyond the provider's own timeout, the time a delivery may take for everything else.
+pub const LEASE_MARGIN_MS: i64 = crate::platform::clock::MINUTE_MS;
+/// A queued job the queue took but never delivered (a lost message) is sent again after
+/// this long, and failed after `QUEUED_GIVE_UP_MS`.
+pub const STALE_QUEUED_MS: i64 = 15 * crate::platform::clock::MINUTE_MS;
+pub const QUEUED_GIVE_UP_MS: i64 = crate::platform::clock::DAY_MS;
+
+/// How long a claim holds a job: the provider's timeout plus a margin, so a slow provider
+/// call never outlives its lease (which would let a second delivery call it again).
+pub fn lease_ms(provider_timeout_ms: i64) -> i64 {
+    provider_timeout_ms + LEASE_MARGIN_MS
+}
 /// The outbox waits this long for the submit request's own send before the sweeper sends.
 pub const OUTBOX_GRACE_MS: i64 = 5_000;
 
@@ -180,19 +195,21 @@ pub async fn list(db: &impl Db, user_id: &str, filter: &ListFilter<'_>, page: &P
     db.query(page.newest_first(statement)).await
 }
 
-/// Claims a queued job (or one whose lease ran out) for this delivery.
-pub async fn claim(db: &impl Db, id: &str, now_ms: i64) -> Result<Option<Job>, DbError> {
+/// Claims a queued job (or one whose lease ran out) for this delivery, unless it has
+/// used up its claims.
+pub async fn claim(db: &impl Db, id: &str, now_ms: i64, lease_ms: i64) -> Result<Option<Job>, DbError> {
     let rows = db
         .run(
             Statement::new(format!(
                 "UPDATE generation_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, \
                  started_at = COALESCE(started_at, ?) \
-                 WHERE id = ? AND (status = 'queued' OR (status = 'running' AND lease_until < ?)) RETURNING {COLUMNS}"
+                 WHERE id = ? AND (status = 'queued' OR (status = 'running' AND lease_until < ?)) AND attempts < ? RETURNING {COLUMNS}"
             ))
-            .bind(now_ms + LEASE_MS)
+            .bind(now_ms + lease_ms)
             .bind(now_ms)
             .bind(id)
-            .bind(now_ms),
+            .bind(now_ms)
+            .bind(MAX_CLAIMS),
         )
         .await?
         .rows;
@@ -266,12 +283,41 @@ pub async fn unsent(db: &impl Db, now_ms: i64, limit: i64) -> Result<Vec<JobRef>
     .await
 }
 
-/// Sweeper: running jobs whose worker died (lease over): back to the outbox.
-pub fn requeue_expired_leases(now_ms: i64) -> Statement {
-    Statement::new(
-        "UPDATE generation_jobs SET status = 'queued', lease_until = NULL, enqueued_at = NULL WHERE status = 'running' AND lease_until < ?",
+/// Sweeper: running jobs whose worker died (lease over).
+pub async fn expired_leases(db: &impl Db, now_ms: i64, limit: i64) -> Result<Vec<Job>, DbError> {
+    db.query(
+        Statement::new(format!("SELECT {COLUMNS} FROM generation_jobs WHERE status = 'running' AND lease_until < ? LIMIT ?"))
+            .bind(now_ms)
+            .bind(limit),
     )
+    .await
+}
+
+/// Back to the outbox (the sweeper sends it again), if its lease is still expired.
+pub fn requeue_expired(id: &str, now_ms: i64) -> Statement {
+    Statement::new(
+        "UPDATE generation_jobs SET status = 'queued', lease_until = NULL, enqueued_at = NULL \
+         WHERE id = ? AND status = 'running' AND lease_until < ?",
+    )
+    .bind(id)
     .bind(now_ms)
+}
+
+/// Sweeper: queued jobs the queue took long ago but never delivered.
+pub async fn stale_queued(db: &impl Db, now_ms: i64, limit: i64) -> Result<Vec<Job>, DbError> {
+    db.query(
+        Statement::new(format!(
+            "SELECT {COLUMNS} FROM generation_jobs WHERE status = 'queued' AND enqueued_at IS NOT NULL AND enqueued_at < ? LIMIT ?"
+        ))
+        .bind(now_ms - STALE_QUEUED_MS)
+        .bind(limit),
+    )
+    .await
+}
+
+/// Back to the outbox, so the sweeper sends its message again.
+pub fn resend(id: &str) -> Statement {
+    Statement::new("UPDATE generation_jobs SET enqueued_at = NULL WHERE id = ? AND status = 'queued'").bind(id)
 }
 
 #[cfg(test)]

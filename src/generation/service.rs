@@ -222,13 +222,25 @@ async fn produce(
     }
 }
 
-/// D3/D4/D6: runs one delivery of a job.
-pub async fn run_job(db: &impl Db, blobs: &impl Blobs, provider: &impl Inference, clock: &impl Clock, job_id: &str) -> Outcome {
+const CRASHED: &str = "This generation stopped unexpectedly several times and was cancelled. No credits were used.";
+const NEVER_STARTED: &str = "This generation could not be started. No credits were used; please try again.";
+
+/// D3/D4/D6: runs one delivery of a job. `lease_ms` must outlast the provider call.
+pub async fn run_job(db: &impl Db, blobs: &impl Blobs, provider: &impl Inference, clock: &impl Clock, job_id: &str, lease_ms: i64) -> Outcome {
     let now = clock.now_ms();
-    let job = match jobs::claim(db, job_id, now).await {
+    let job = match jobs::claim(db, job_id, now, lease_ms).await {
         Ok(Some(job)) => job,
-        // Done already, or another delivery holds the lease: no second provider call.
-        Ok(None) => return Outcome::Ack,
+        // Done already, or another delivery holds the lease: no second provider call;
+        // or its claims are used up (it crashed its consumer each time): it ends here.
+        Ok(None) => {
+            return match jobs::find_any(db, job_id).await {
+                Ok(Some(job)) if job.attempts >= jobs::MAX_CLAIMS && job.status == jobs::Status::Queued => {
+                    settle_failure(db, &job, CRASHED, now).await
+                }
+                Ok(_) => Outcome::Ack,
+                Err(_) => Outcome::Retry { delay_seconds: 5 },
+            }
+        }
         Err(_) => return Outcome::Retry { delay_seconds: 5 },
     };
     let (Ok(brand), Some(ct)) = (serde_json::from_str::<BrandFields>(&job.brand_snapshot), content_types::find(&job.content_type)) else {
@@ -318,7 +330,7 @@ async fn store_image_and_settle(db: &impl Db, blobs: &impl Blobs, job: &Job, ima
     }
     let key = uploads::r2_key(&job.user_id, &upload_id);
     if blobs.put(&key, image.png, kind.mime()).await.is_err() {
-        let _ = db.run(uploads::delete_row(&upload_id)).await;
+        let _ = db.run(uploads::abandon(&upload_id, now)).await;
         let _ = db.run(jobs::requeue(&job.id)).await;
         return Outcome::Retry { delay_seconds: 5 };
     }
@@ -337,6 +349,71 @@ async fn store_image_and_settle(db: &impl Db, blobs: &impl Blobs, job: &Job, ima
         let _ = uploads::remove(db, blobs, &[uploads::Doomed { id: upload_id, r2_key: key }], now).await;
     }
     outcome
+}
+
+/// What the sweeper did to generation jobs; each item is handled on its own.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JobSweep {
+    pub requeued: u64,
+    pub failed: u64,
+    pub resent: u64,
+    pub sent: u64,
+    pub errors: u64,
+}
+
+/// The sweeper's work on jobs (D8): running jobs whose worker died go back to the
+/// outbox, or fail once they used up their claims; queued jobs whose message was lost
+/// are sent again, or fail after a day; then the outbox is sent. One item's failure is
+/// counted and never stops the rest.
+pub async fn sweep_jobs(db: &impl Db, queue: &impl Jobs, now: i64) -> JobSweep {
+    let mut report = JobSweep::default();
+    let mut note = |result: Result<(), crate::platform::db::DbError>, what: &str, id: &str| {
+        if let Err(e) = result {
+            report.errors += 1;
+            log::emit(Level::Error, what, serde_json::json!({ "job_id": id, "error": e.to_string() }));
+        }
+    };
+    match jobs::expired_leases(db, now, 200).await {
+        Ok(expired) => {
+            for job in expired {
+                if job.attempts >= jobs::MAX_CLAIMS {
+                    if settle_failure(db, &job, CRASHED, now).await == Outcome::Ack {
+                        report.failed += 1;
+                    }
+                } else {
+                    let done = db.run(jobs::requeue_expired(&job.id, now)).await.map(|r| report.requeued += r.changes);
+                    note(done, "requeueing an expired lease failed", &job.id);
+                }
+            }
+        }
+        Err(e) => note(Err(e), "listing expired leases failed", ""),
+    }
+    match jobs::stale_queued(db, now, 200).await {
+        Ok(stale) => {
+            for job in stale {
+                if job.created_at < now - jobs::QUEUED_GIVE_UP_MS {
+                    if settle_failure(db, &job, NEVER_STARTED, now).await == Outcome::Ack {
+                        report.failed += 1;
+                    }
+                } else {
+                    let done = db.run(jobs::resend(&job.id)).await.map(|r| report.resent += r.changes);
+                    note(done, "resending a stale job failed", &job.id);
+                }
+            }
+        }
+        Err(e) => note(Err(e), "listing stale jobs failed", ""),
+    }
+    match jobs::unsent(db, now, 200).await {
+        Ok(unsent) => {
+            for job in unsent {
+                if enqueue(db, queue, &job.id, now).await {
+                    report.sent += 1;
+                }
+            }
+        }
+        Err(e) => note(Err(e), "listing the outbox failed", ""),
+    }
+    report
 }
 
 /// D8: a job whose message exhausted its retries is failed and its hold released.

@@ -11,6 +11,7 @@ use crate::testing::{block_on, ManualClock, MemoryBlobs, RecordingQueue, Reply, 
 
 const T0: i64 = 1_800_000_000_000;
 const GRANT: i64 = 50;
+const LEASE: i64 = 2 * MINUTE_MS;
 
 struct World {
     db: SqliteDb,
@@ -39,7 +40,7 @@ impl World {
             crate::accounts::queries::insert_user(&user, name, &format!("{user}@example.com"), "x", now),
             ledger::open_account(&user, now),
         ];
-        batch.extend(ledger::starter_grant(&user, GRANT, now));
+        batch.extend(ledger::grant(&user, ledger::EntryKind::Grant, GRANT, &format!("grant:test:{user}"), now));
         block_on(self.db.batch(batch)).unwrap();
         let brand = crate::platform::ids::new_id("brd");
         let input = BrandInput { name: Some("Fernleaf".into()), voice: Some("warm".into()), ..Default::default() };
@@ -61,7 +62,7 @@ impl World {
     }
 
     fn deliver(&self, job_id: &str) -> Outcome {
-        block_on(run_job(&self.db, &self.blobs, &self.provider, &self.clock, job_id))
+        block_on(run_job(&self.db, &self.blobs, &self.provider, &self.clock, job_id, LEASE))
     }
 
     fn sweep(&self) -> String {
@@ -138,7 +139,7 @@ fn a_second_delivery_while_the_first_holds_the_lease_does_not_call_the_provider(
     let (user, brand) = w.user("Ada");
     let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
     // The first delivery claimed the job and is still running (its lease is live).
-    block_on(jobs::claim(&w.db, &id, w.clock.now_ms())).unwrap().unwrap();
+    block_on(jobs::claim(&w.db, &id, w.clock.now_ms(), LEASE)).unwrap().unwrap();
     assert_eq!(w.deliver(&id), Outcome::Ack);
     assert_eq!(w.provider.calls.get(), 0);
     assert_eq!(w.job(&user, &id).status, Status::Running);
@@ -200,8 +201,8 @@ fn a_worker_that_dies_after_the_claim_leaves_a_job_the_sweeper_requeues() {
     let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
     w.queue.drain_jobs();
     // The claim succeeded, then the worker died: no settle, no requeue.
-    block_on(jobs::claim(&w.db, &id, w.clock.now_ms())).unwrap().unwrap();
-    w.clock.advance(jobs::LEASE_MS + MINUTE_MS);
+    block_on(jobs::claim(&w.db, &id, w.clock.now_ms(), LEASE)).unwrap().unwrap();
+    w.clock.advance(LEASE + MINUTE_MS);
     w.sweep();
     assert_eq!(w.job(&user, &id).status, Status::Queued);
     assert_eq!(w.queue.drain_jobs(), vec![id.clone()], "the sweeper sends it again");
@@ -226,19 +227,21 @@ fn a_settle_that_fails_is_retried_and_captures_once() {
 }
 
 #[test]
-fn an_image_is_stored_before_the_job_succeeds_and_a_failed_put_leaves_no_row() {
+fn an_image_is_stored_before_the_job_succeeds_and_a_failed_put_is_retried() {
     let w = World::new();
     let (user, brand) = w.user("Ada");
     let id = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
     w.blobs.fail_puts.set(1);
     assert_eq!(w.deliver(&id), Outcome::Retry { delay_seconds: 5 });
-    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM uploads"), 0);
     assert!(w.blobs.keys().is_empty());
     assert_eq!(w.deliver(&id), Outcome::Ack);
     let job = w.job(&user, &id);
     let upload = job.output_upload_id.expect("an image output");
     assert_eq!(w.db.text(&format!("SELECT status FROM uploads WHERE id = '{upload}'")).as_deref(), Some("ready"));
     assert_eq!(w.blobs.keys(), vec![uploads::r2_key(&user, &upload)]);
+    w.clock.advance(2 * MINUTE_MS);
+    w.sweep();
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM uploads"), 1, "only the stored image's row is left");
     w.assert_books_balance(&user);
 }
 
@@ -302,6 +305,88 @@ fn a_dead_lettered_job_is_failed_and_released_once() {
     w.assert_books_balance(&user);
 }
 
+#[test]
+fn a_job_that_crashes_its_consumer_every_time_ends_failed_with_its_hold_released() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    // Each delivery claims the job and dies before settling (a panic in the consumer).
+    for _ in 0..jobs::MAX_CLAIMS {
+        assert!(block_on(jobs::claim(&w.db, &id, w.clock.now_ms(), LEASE)).unwrap().is_some());
+        w.clock.advance(LEASE + 1);
+        w.sweep();
+    }
+    let job = w.job(&user, &id);
+    assert_eq!(job.status, Status::Failed, "the sweeper ends it after {} claims", jobs::MAX_CLAIMS);
+    assert!(job.failure_reason.unwrap().contains("No credits were used"));
+    assert_eq!(w.entries(&id, "release"), 1);
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    assert_eq!(w.provider.calls.get(), 0);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn a_job_whose_message_was_lost_is_sent_again_and_given_up_after_a_day() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    w.queue.drain_jobs(); // the queue took it, then lost it
+    w.clock.advance(jobs::STALE_QUEUED_MS + 1);
+    w.sweep();
+    assert_eq!(w.queue.drain_jobs(), vec![id.clone()]);
+    w.clock.advance(jobs::QUEUED_GIVE_UP_MS);
+    w.sweep();
+    assert_eq!(w.job(&user, &id).status, Status::Failed);
+    assert_eq!(w.entries(&id, "release"), 1);
+    w.assert_books_balance(&user);
+}
+
+#[test]
+fn one_broken_upload_does_not_stop_the_sweeper_from_recovering_jobs() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "social_post", None).unwrap().job.id;
+    w.queue.drain_jobs();
+    block_on(jobs::claim(&w.db, &id, w.clock.now_ms(), LEASE)).unwrap().unwrap();
+    w.db.exec(&format!(
+        "INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, status, created_at, deleting_since) \
+         VALUES ('upl_x', '{user}', 'u/{user}/upl_x', 'x.png', 'image/png', 1, 'deleting', {T0}, {T0})"
+    ));
+    w.clock.advance(LEASE + MINUTE_MS);
+    w.db.fail_next("DELETE FROM uploads WHERE id = ?");
+    let result = block_on(cron::sweep(&w.db, &w.blobs, &w.queue, w.clock.now_ms()));
+    assert!(result.is_err(), "the run reports the failure");
+    assert_eq!(w.job(&user, &id).status, Status::Queued, "and still requeued the job");
+    assert_eq!(w.queue.drain_jobs(), vec![id]);
+}
+
+#[test]
+fn deleting_a_generated_image_as_an_upload_detaches_it_from_its_generation() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    let upload = w.job(&user, &id).output_upload_id.unwrap();
+    let doomed = uploads::Doomed { id: upload.clone(), r2_key: uploads::r2_key(&user, &upload) };
+    assert_eq!(block_on(uploads::remove(&w.db, &w.blobs, &[doomed], w.clock.now_ms())), Ok(1));
+    assert_eq!(w.job(&user, &id).output_upload_id, None);
+    assert!(w.blobs.keys().is_empty());
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM uploads"), 0);
+}
+
+#[test]
+fn an_ambiguous_image_put_failure_leaves_a_row_the_sweeper_cleans_up() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let id = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
+    w.blobs.fail_puts.set(1);
+    assert_eq!(w.deliver(&id), Outcome::Retry { delay_seconds: 5 });
+    assert_eq!(w.db.text("SELECT status FROM uploads").as_deref(), Some("deleting"), "the row outlives a put that may have landed");
+    w.clock.advance(2 * MINUTE_MS);
+    w.sweep();
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM uploads"), 0);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -355,8 +440,8 @@ mod properties {
                         w.provider.script.borrow_mut().clear();
                     },
                     Step::DeadLetter(i) => if let Some(id) = pick(&ids, i) { block_on(dead_lettered(&w.db, &id, w.clock.now_ms())); },
-                    Step::CrashAfterClaim(i) => if let Some(id) = pick(&ids, i) { let _ = block_on(jobs::claim(&w.db, &id, w.clock.now_ms())); },
-                    Step::Sweep => { w.clock.advance(jobs::LEASE_MS + 1); w.sweep(); },
+                    Step::CrashAfterClaim(i) => if let Some(id) = pick(&ids, i) { let _ = block_on(jobs::claim(&w.db, &id, w.clock.now_ms(), LEASE)); },
+                    Step::Sweep => { w.clock.advance(LEASE + 1); w.sweep(); },
                 }
                 w.clock.advance(1_000);
                 w.assert_books_balance(&user);

@@ -211,22 +211,66 @@ pub async fn interrupted(db: &impl Db, now_ms: i64, limit: i64) -> Result<Vec<Do
     .await
 }
 
-/// Removes uploads object-first, row-last: marks them `deleting`, deletes each object,
-/// then each row. Returns how many were removed completely.
+/// A write whose object put failed: the put may still have happened (an ambiguous
+/// failure), so the row is not deleted but marked `deleting`; the sweeper removes the
+/// object if there is one, then the row. So no object is ever left without a row.
+pub fn abandon(id: &str, now_ms: i64) -> Statement {
+    Statement::new("UPDATE uploads SET status = 'deleting', deleting_since = ? WHERE id = ?").bind(now_ms).bind(id)
+}
+
+/// Removes one upload object-first, row-last: marks it `deleting` and detaches it from
+/// brands and from the generation that made it (in one batch), deletes the object, then
+/// the row. `Ok(false)` when the object could not be deleted yet (the sweeper retries).
+async fn remove_one(db: &impl Db, blobs: &impl crate::platform::ports::Blobs, d: &Doomed, now_ms: i64) -> Result<bool, DbError> {
+    let mut batch = vec![Statement::new("UPDATE uploads SET status = 'deleting', deleting_since = COALESCE(deleting_since, ?) WHERE id = ?")
+        .bind(now_ms)
+        .bind(&d.id)];
+    batch.extend(detach_from_brands(&d.id, now_ms));
+    batch.push(Statement::new("UPDATE generation_jobs SET output_upload_id = NULL WHERE output_upload_id = ?").bind(&d.id));
+    db.batch(batch).await?;
+    if blobs.delete(&d.r2_key).await.is_err() {
+        return Ok(false);
+    }
+    db.run(delete_row(&d.id)).await?;
+    Ok(true)
+}
+
+/// Removes uploads for a user's request: stops at the first database error, which the
+/// request reports. Returns how many were removed completely.
 pub async fn remove(db: &impl Db, blobs: &impl crate::platform::ports::Blobs, doomed: &[Doomed], now_ms: i64) -> Result<u64, DbError> {
     let mut removed = 0;
     for d in doomed {
-        let mut batch = vec![Statement::new("UPDATE uploads SET status = 'deleting', deleting_since = COALESCE(deleting_since, ?) WHERE id = ?")
-            .bind(now_ms)
-            .bind(&d.id)];
-        batch.extend(detach_from_brands(&d.id, now_ms));
-        db.batch(batch).await?;
-        if blobs.delete(&d.r2_key).await.is_ok() {
-            db.run(delete_row(&d.id)).await?;
-            removed += 1;
-        }
+        removed += u64::from(remove_one(db, blobs, d, now_ms).await?);
     }
     Ok(removed)
+}
+
+/// What a sweep of uploads did; an item that failed never stops the others.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    pub removed: u64,
+    pub failed: u64,
+}
+
+/// Removes each upload on its own (for the sweeper and the retention job): a failure is
+/// logged and counted, and the next item proceeds.
+pub async fn remove_each(db: &impl Db, blobs: &impl crate::platform::ports::Blobs, doomed: &[Doomed], now_ms: i64) -> Removal {
+    let mut report = Removal::default();
+    for d in doomed {
+        match remove_one(db, blobs, d, now_ms).await {
+            Ok(true) => report.removed += 1,
+            Ok(false) => report.failed += 1,
+            Err(e) => {
+                report.failed += 1;
+                crate::platform::log::emit(
+                    crate::platform::log::Level::Error,
+                    "removing an upload failed",
+                    serde_json::json!({ "upload_id": d.id, "error": e.to_string() }),
+                );
+            }
+        }
+    }
+    report
 }
 
 #[cfg(test)]

@@ -143,38 +143,39 @@ pub async fn purge_expired(db: &impl crate::platform::db::Db, now_ms: i64) -> Re
 }
 
 /// The sweeper: finishes upload writes and deletes that a dying worker left halfway,
-/// re-queues generation jobs whose worker died (lease over), and sends the outbox.
+/// then the jobs' work (`generation::service::sweep_jobs`). Each step, and each item in
+/// it, fails on its own: one broken row never stops recovery for everyone else.
 pub async fn sweep(
     db: &impl crate::platform::db::Db,
     blobs: &impl crate::platform::ports::Blobs,
     queues: &impl crate::platform::ports::Jobs,
     now_ms: i64,
 ) -> Result<String, crate::platform::db::DbError> {
-    let interrupted = crate::library::uploads::interrupted(db, now_ms, 100).await?;
-    let removed = crate::library::uploads::remove(db, blobs, &interrupted, now_ms).await?;
-    let requeued = db.run(crate::generation::jobs::requeue_expired_leases(now_ms)).await?.changes;
-    let unsent = crate::generation::jobs::unsent(db, now_ms, 200).await?;
-    let mut sent = 0;
-    for job in &unsent {
-        let message = crate::platform::queue_messages::QueueMessage::Generate { job_id: job.id.clone() };
-        if queues.send(crate::platform::queue_messages::QueueName::Generation, &message).await.is_ok() {
-            db.run(crate::generation::jobs::mark_enqueued(&job.id, now_ms)).await?;
-            sent += 1;
+    let uploads = match crate::library::uploads::interrupted(db, now_ms, 100).await {
+        Ok(interrupted) => crate::library::uploads::remove_each(db, blobs, &interrupted, now_ms).await,
+        Err(e) => {
+            crate::platform::log::emit(crate::platform::log::Level::Error, "listing interrupted uploads failed", serde_json::json!({ "error": e.to_string() }));
+            crate::library::uploads::Removal { removed: 0, failed: 1 }
         }
+    };
+    let jobs = crate::generation::service::sweep_jobs(db, queues, now_ms).await;
+    let detail = format!(
+        "interrupted uploads removed: {} (failed {}); expired leases requeued: {}; jobs failed: {}; stale jobs resent: {}; outbox sent: {}; job errors: {}",
+        uploads.removed, uploads.failed, jobs.requeued, jobs.failed, jobs.resent, jobs.sent, jobs.errors
+    );
+    if uploads.failed + jobs.errors > 0 {
+        return Err(crate::platform::db::DbError::Failed { message: detail });
     }
-    Ok(format!(
-        "interrupted uploads removed: {removed}; expired leases requeued: {requeued}; outbox sent: {sent} of {}",
-        unsent.len()
-    ))
+    Ok(detail)
 }
 
 /// The daily run: the retention rules, then C3 (uploads nothing refers to, after a day).
 pub async fn retention(db: &impl crate::platform::db::Db, blobs: &impl crate::platform::ports::Blobs, now_ms: i64) -> Result<String, crate::platform::db::DbError> {
     let purged = purge_expired(db, now_ms).await?;
     let doomed = crate::library::uploads::unreferenced_before(db, now_ms - crate::library::uploads::UNREFERENCED_TTL_MS, 500).await?;
-    let removed = crate::library::uploads::remove(db, blobs, &doomed, now_ms).await?;
+    let removal = crate::library::uploads::remove_each(db, blobs, &doomed, now_ms).await;
     let mut parts: Vec<String> = purged.iter().map(|(data, n)| format!("{data}: {n}")).collect();
-    parts.push(format!("unreferenced uploads: {removed}"));
+    parts.push(format!("unreferenced uploads: {} (failed {})", removal.removed, removal.failed));
     Ok(parts.join("; "))
 }
 

@@ -129,16 +129,21 @@ impl DbError {
     /// True when this is a unique violation of exactly `table (columns…)`: the one
     /// constraint mapper, so callers never match on error text themselves. SQLite (D1)
     /// says `UNIQUE constraint failed: t.a, t.b`; Postgres (Neon) names the constraint,
-    /// by default `t_a_b_key` (or `t_pkey` for a primary key, passed as `&["pkey"]`).
+    /// by default `t_a_b_key`.
     pub fn violates_unique(&self, table: &str, columns: &[&str]) -> bool {
-        let DbError::Constraint { kind: ConstraintKind::Unique, message } = self else { return false };
         let sqlite = format!("UNIQUE constraint failed: {}", columns.iter().map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", "));
-        let postgres = match columns {
-            ["pkey"] => format!("{table}_pkey"),
-            _ => format!("{table}_{}_key", columns.join("_")),
-        };
+        self.names_constraint(&sqlite, &format!("{table}_{}_key", columns.join("_")))
+    }
+
+    /// True when this is a duplicate primary key `table (column)`; Postgres names it `t_pkey`.
+    pub fn violates_primary_key(&self, table: &str, column: &str) -> bool {
+        self.names_constraint(&format!("UNIQUE constraint failed: {table}.{column}"), &format!("{table}_pkey"))
+    }
+
+    fn names_constraint(&self, sqlite: &str, postgres: &str) -> bool {
+        let DbError::Constraint { kind: ConstraintKind::Unique, message } = self else { return false };
         [sqlite, postgres].iter().any(|needle| {
-            message.match_indices(needle.as_str()).any(|(at, _)| {
+            message.match_indices(*needle).any(|(at, _)| {
                 let before_ok = !message[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
                 let after = message[at + needle.len()..].chars().next();
                 before_ok && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c == '.')

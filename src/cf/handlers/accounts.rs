@@ -140,9 +140,9 @@ struct SignupAnswer<'a> {
 pub async fn signup(ctx: &Ctx<'_>, mut req: Request) -> Handled {
     let body: SignupBody = read_json(&mut req, ctx.config).await?;
     let db = &ctx.db;
-    check_throttle(ctx, &[(throttle::SIGNUP_PER_IP, &ctx.ip)]).await?;
     let name = parse_name(&body.name)?;
     let email = EmailAddress::parse(&body.email)?;
+    check_throttle(ctx, &[(throttle::SIGNUP_PER_IP, &ctx.ip), (throttle::SIGNUP_PER_ADDRESS, email.as_str())]).await?;
     passwords::check_policy(&body.password, "password", Some(email.local_part()))?;
     let password_hash = hash_password(&body.password).await?;
     let answer = SignupAnswer { status: "verification_sent", email: email.as_str() };
@@ -163,12 +163,11 @@ pub async fn signup(ctx: &Ctx<'_>, mut req: Request) -> Handled {
         record(&user_id, EventKind::SignedUp, &ctx.device, ctx.now),
         crate::credits::ledger::open_account(&user_id, ctx.now),
     ];
-    batch.extend(crate::credits::ledger::starter_grant(&user_id, ctx.config.starter_credits, ctx.now));
     if let Err(e) = db.batch(batch).await {
         ctx.sessions()?.delete(&session_hash).await?;
         // Two sign-ups with one address at once: the loser is answered like any other
         // existing-address sign-up.
-        if matches!(&e, DbError::Constraint { kind: ConstraintKind::Unique, message } if message.contains("email")) {
+        if e.violates_unique("users", &["email"]) {
             return json(201, &answer);
         }
         return Err(e.into());
@@ -190,13 +189,24 @@ pub async fn login(ctx: &Ctx<'_>, mut req: Request) -> Handled {
     let body: LoginBody = read_json(&mut req, ctx.config).await?;
     let email = EmailAddress::parse(&body.email)?;
     let db = &ctx.db;
-    check_account_and_ip(ctx, throttle::LOGIN_PER_ACCOUNT, &email, throttle::LOGIN_PER_IP).await?;
+    let pair = throttle::account_and_ip(email.as_str(), &ctx.ip);
+    check_throttle(
+        ctx,
+        &[(throttle::LOGIN_PER_ACCOUNT_AND_IP, &pair), (throttle::LOGIN_PER_ACCOUNT, email.as_str()), (throttle::LOGIN_PER_IP, &ctx.ip)],
+    )
+    .await?;
     let user = acc::find_user_by_email(&db, email.as_str()).await?;
     let ok = verify_password(&body.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
     let user = match (user, ok) {
         (Some(user), true) => user,
         (Some(user), false) => {
-            db.run(record(&user.id, EventKind::SignInFailed, &ctx.device, ctx.now)).await?;
+            // Recorded after the answer, so a known and an unknown address take as long.
+            let (env, config, event) = (ctx.env().clone(), ctx.config, record(&user.id, EventKind::SignInFailed, &ctx.device, ctx.now));
+            ctx.wait_until(async move {
+                if let Ok(db) = crate::cf::context::database(&env, config) {
+                    let _ = db.run(event).await;
+                }
+            });
             return Err(AppError::InvalidCredentials);
         }
         (None, _) => return Err(AppError::InvalidCredentials),
@@ -361,16 +371,15 @@ pub async fn verify_email(ctx: &Ctx<'_>, mut req: Request) -> Handled {
     let token = acc::find_usable_token(&db, &token_hash, TokenPurpose::VerifyEmail, ctx.now).await?.ok_or_else(|| bad_link("token"))?;
     let user = acc::find_user(&db, &token.user_id).await?.ok_or_else(|| bad_link("token"))?;
     let kind = if user.email == token.email { EventKind::EmailVerified } else { EventKind::EmailChanged };
-    let result = db
-        .batch(vec![
-            acc::use_token(&token_hash, ctx.now),
-            acc::set_email_verified(&user.id, &token.email, ctx.now),
-            record(&user.id, kind, &ctx.device, ctx.now),
-        ])
-        .await;
-    match result {
+    let mut batch = vec![
+        acc::use_token(&token_hash, ctx.now),
+        acc::set_email_verified(&user.id, &token.email, ctx.now),
+        record(&user.id, kind, &ctx.device, ctx.now),
+    ];
+    batch.extend(crate::credits::ledger::starter_grant(&user.id, &token.email, ctx.config.starter_credits, ctx.now));
+    match db.batch(batch).await {
         Err(e) if acc::is_token_reuse(&e) => Err(bad_link("token")),
-        Err(DbError::Constraint { kind: ConstraintKind::Unique, .. }) => {
+        Err(e) if e.violates_unique("users", &["email"]) => {
             Err(AppError::Conflict { detail: "That address now belongs to another account.".into() })
         }
         Err(e) => Err(e.into()),
