@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { cronSchedules, cronMatches, scheduleEveryMinute } from './cron.mjs';
 import { startEmailStandin } from './standins/email.mjs';
 import { startInferenceStandin } from './standins/inference.mjs';
 
@@ -14,7 +16,9 @@ const freePort = () => new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const { port: p } = s.address(); s.close(() => resolve(p)); });
 });
 
-const vars = { ENVIRONMENT: 'development' };
+// Emailed links point back at this server unless APP_BASE_URL says otherwise
+// (wrangler.toml sets the production origin).
+const vars = { ENVIRONMENT: 'development', APP_BASE_URL: `http://127.0.0.1:${port}` };
 // Settings from the environment override the defaults (and the stand-ins).
 for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
   'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
@@ -44,3 +48,15 @@ console.log('');
 const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+// Local wrangler dev never fires cron triggers by itself; production does. Fire each
+// schedule of wrangler.toml when it falls due, so a local run sweeps and purges too.
+const crons = cronSchedules(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'));
+console.log(`  cron triggers fired on schedule: ${crons.join(', ')}`);
+scheduleEveryMinute(async (now) => {
+  for (const cron of crons.filter((c) => cronMatches(c, now))) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/__scheduled?cron=${encodeURIComponent(cron)}`);
+    } catch { /* the server is still starting or stopping; the next minute tries again */ }
+  }
+});

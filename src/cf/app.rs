@@ -20,7 +20,13 @@ pub async fn handle(req: Request, env: &Env, worker: &Context) -> Response {
     let method = req.method().to_string();
     let path = req.path();
 
-    let resolved = routes::resolve(&method, &path);
+    let resolved = match routes::resolve(&method, &path) {
+        // In production the diagnostics routes do not exist, for any method (no 405).
+        Ok(Route::Diag(_)) | Err(AppError::MethodNotAllowed { .. }) if path.starts_with("/api/_diag/") && !diagnostics_enabled(env) => {
+            Err(AppError::NotFound)
+        }
+        other => other,
+    };
     let label = resolved.as_ref().map_or("unmatched", Route::label);
     let mut user_id = None;
     let result = match resolved {
@@ -63,6 +69,10 @@ pub async fn handle(req: Request, env: &Env, worker: &Context) -> Response {
     });
     log::write_line(level, &line);
     response
+}
+
+fn diagnostics_enabled(env: &Env) -> bool {
+    isolate_config(env).is_ok_and(|c| c.diagnostics_enabled())
 }
 
 /// Checks the request's origin, builds the context, authenticates as the route's

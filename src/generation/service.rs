@@ -68,6 +68,16 @@ fn insufficient(balance: i64, price: i64) -> AppError {
     }
 }
 
+/// D5: everything of the user's that goes into the provider's prompts: the request and
+/// every brand field the system and image prompts are built from.
+fn screening_text(brand: &BrandFields, prompt: &str) -> String {
+    let mut parts = vec![prompt, &brand.name, &brand.description, &brand.voice, &brand.audience];
+    for list in [&brand.words_to_use, &brand.words_to_avoid, &brand.banned_claims, &brand.fonts, &brand.example_content] {
+        parts.extend(list.iter().map(String::as_str));
+    }
+    parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
 /// D2: validate, screen (D5), then hold the price and create the job in one batch, then
 /// send it to the queue. If the send fails the job waits in the outbox for the sweeper.
 pub async fn submit(
@@ -114,7 +124,7 @@ pub async fn submit(
     if account.balance < ct.price {
         return Err(insufficient(account.balance, ct.price));
     }
-    match provider.moderate(prompt).await {
+    match provider.moderate(&screening_text(&brand.fields, prompt)).await {
         Ok(None) => {}
         Ok(Some(categories)) => {
             db.run(record(user_id, EventKind::PromptRefused, request.device, now)).await?;

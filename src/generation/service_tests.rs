@@ -292,6 +292,17 @@ fn a_flagged_prompt_is_refused_before_any_credit_is_held_and_recorded() {
 }
 
 #[test]
+fn brand_text_that_goes_into_the_prompts_is_screened_too() {
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    w.db.exec(&format!("UPDATE brands SET audience = 'people who enjoy graphic violence' WHERE id = '{brand}'"));
+    *w.provider.flag_word.borrow_mut() = Some("violence".into());
+    assert!(matches!(w.submit(&user, &brand, "social_post", None), Err(AppError::Validation { .. })));
+    assert!(w.provider.moderated.borrow()[0].contains("graphic violence"));
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM generation_jobs"), 0);
+}
+
+#[test]
 fn a_dead_lettered_job_is_failed_and_released_once() {
     let w = World::new();
     let (user, brand) = w.user("Ada");

@@ -173,6 +173,10 @@ impl Config {
             Some(url) => {
                 return Err(ConfigError { key: "APP_BASE_URL", reason: format!("expected an http(s) origin, got {url:?}") })
             }
+            // Emailed links must never follow a request's Host header in production.
+            None if environment == Environment::Production => {
+                return Err(ConfigError { key: "APP_BASE_URL", reason: "required in production: the origin emailed links point to".into() })
+            }
             None => None,
         };
         let email = EmailConfig {
@@ -219,9 +223,21 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// A configuration from these pairs; production's required origin unless given.
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("APP_BASE_URL".into()).or_insert_with(|| "https://blimari.space".into());
         Config::from_env(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn production_requires_an_app_base_url_and_development_falls_back_to_the_request() {
+        let bare = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            Config::from_env(|k| map.get(k).cloned())
+        };
+        assert_eq!(bare(&[]).unwrap_err().key, "APP_BASE_URL");
+        assert_eq!(bare(&[("ENVIRONMENT", "development")]).unwrap().app_base_url, None);
     }
 
     #[test]
@@ -360,7 +376,8 @@ mod tests {
                             prop_assert!(host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace)), "{:?}", url);
                         }
                     }
-                    Err(e) => prop_assert!(env.contains_key(e.key), "{:?}", e),
+                    // The one required key: named when it is missing, too.
+                    Err(e) => prop_assert!(env.contains_key(e.key) || e.key == "APP_BASE_URL", "{:?}", e),
                 }
             }
 
@@ -375,7 +392,7 @@ mod tests {
                             let host = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://")).unwrap_or("");
                             prop_assert!(!host.is_empty() && !host.starts_with('/') && !host.ends_with('/'), "{:?} gave {:?}", url, base);
                         } else {
-                            prop_assert!(url.trim().is_empty());
+                            prop_assert!(false, "production gave no origin for {:?}", url);
                         }
                     }
                     Err(e) => prop_assert_eq!(e.key, "APP_BASE_URL"),

@@ -9,7 +9,7 @@ use crate::cf::context::Ctx;
 use crate::cf::http::{json, no_content, read_json, with_header, Handled, PageQuery};
 use crate::accounts::queries::{self as acc, EndReason, Profile, TokenPurpose, User};
 use crate::platform::config::Config;
-use crate::platform::db::{ConstraintKind, Db, DbError, Statement};
+use crate::platform::db::{Db, Statement};
 use crate::accounts::email_address::{parse_name, EmailAddress};
 use crate::accounts::mail::{self, Mailer};
 use crate::accounts::passwords::{self, PasswordHash, ITERATIONS, SALT_LEN};
@@ -156,7 +156,7 @@ pub async fn signup(ctx: &Ctx<'_>, mut req: Request) -> Handled {
     let user_id = crate::platform::ids::new_id("usr");
     let (session_token, session_hash, session_row) = begin_session(ctx, &user_id).await?;
     let (verify_token, verify_row) = email_token(&user_id, TokenPurpose::VerifyEmail, email.as_str(), ctx.now);
-    let mut batch = vec![
+    let batch = vec![
         acc::insert_user(&user_id, &name, email.as_str(), &password_hash, ctx.now),
         session_row,
         verify_row,
@@ -263,17 +263,25 @@ pub async fn change_password(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> 
     }
     let email = EmailAddress::parse(&user.email)?;
     passwords::check_policy(&body.new_password, "new_password", Some(email.local_part()))?;
-    let others: Vec<String> =
-        acc::open_sessions(&db, &me.user_id).await?.into_iter().filter(|s| s.id != me.session_id).map(|s| s.token_hash).collect();
-    db.batch(vec![
+    let open: Vec<String> = acc::open_sessions(&db, &me.user_id).await?.into_iter().map(|s| s.token_hash).collect();
+    // Every session ends, this one too: it continues under a new token, so a token
+    // copied before the change is worthless after it. Pending reset links die as well.
+    let (token, token_hash, session_row) = begin_session(ctx, &me.user_id).await?;
+    let batch = vec![
         acc::update_password_hash(&me.user_id, &hash_password(&body.new_password).await?, ctx.now),
-        acc::end_sessions_of_user(&me.user_id, Some(&me.session_id), EndReason::PasswordChanged, ctx.now),
+        acc::end_sessions_of_user(&me.user_id, None, EndReason::PasswordChanged, ctx.now),
+        acc::retire_tokens(&me.user_id, TokenPurpose::ResetPassword, ctx.now),
+        session_row,
         record(&me.user_id, EventKind::PasswordChanged, &ctx.device, ctx.now),
-    ])
-    .await?;
-    let ended = others.len();
-    delete_kv_sessions(ctx, others).await?;
-    json(200, &serde_json::json!({ "status": "password_changed", "other_sessions_ended": ended }))
+    ];
+    if let Err(e) = db.batch(batch).await {
+        let _ = ctx.sessions()?.delete(&token_hash).await;
+        return Err(e.into());
+    }
+    let ended = open.len().saturating_sub(1);
+    delete_kv_sessions(ctx, open).await?;
+    let answer = json(200, &serde_json::json!({ "status": "password_changed", "other_sessions_ended": ended }))?;
+    with_cookie(answer, &sessions::set_cookie(&token, ctx.config.sessions.absolute_ms / 1000))
 }
 
 #[derive(Deserialize)]
@@ -376,6 +384,10 @@ pub async fn verify_email(ctx: &Ctx<'_>, mut req: Request) -> Handled {
         acc::set_email_verified(&user.id, &token.email, ctx.now),
         record(&user.id, kind, &ctx.device, ctx.now),
     ];
+    if kind == EventKind::EmailChanged {
+        // Reset links sent to the old address stop working with it.
+        batch.push(acc::retire_tokens(&user.id, TokenPurpose::ResetPassword, ctx.now));
+    }
     batch.extend(crate::credits::ledger::starter_grant(&user.id, &token.email, ctx.config.starter_credits, ctx.now));
     match db.batch(batch).await {
         Err(e) if acc::is_token_reuse(&e) => Err(bad_link("token")),
