@@ -30,8 +30,25 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request, config: &Config) 
     let headers = req.headers();
     json_body::check_content_type(headers.get("Content-Type").ok().flatten().as_deref())?;
     json_body::check_declared_length(headers.get("Content-Length").ok().flatten().as_deref(), limit)?;
-    let bytes = req.bytes().await.map_err(|e| AppError::MalformedJson { detail: format!("The body could not be read: {e}") })?;
+    let bytes = read_body(req, limit, AppError::PayloadTooLarge { limit_bytes: limit }).await?;
     json_body::parse(&bytes, limit)
+}
+
+/// Reads the body chunk by chunk and stops as soon as it passes `limit` bytes, so a
+/// body without `Content-Length` (chunked) is never buffered whole: `too_large` then.
+pub async fn read_body(req: &mut Request, limit: usize, too_large: AppError) -> Result<Vec<u8>, AppError> {
+    use futures_util::StreamExt;
+    let unreadable = |e: worker::Error| AppError::MalformedJson { detail: format!("The body could not be read: {e}") };
+    let mut body = Vec::new();
+    let Ok(mut stream) = req.stream() else { return Ok(body) }; // no body at all
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `?cursor=` and `?limit=` (1–100) of a list request, plus the other query pairs.

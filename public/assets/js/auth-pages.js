@@ -3,6 +3,7 @@
 import { api, currentUser } from './api.js';
 import { bindForm, showDevMailbox, tokenFromFragment, showError } from './ui.js';
 import './shell.js';
+import { safeNext as sameSitePath } from './next.js';
 
 const page = document.body.dataset.page;
 const form = document.querySelector('form');
@@ -16,7 +17,6 @@ function finish(message) {
 }
 
 const next = () => new URLSearchParams(location.search).get('next') || '/studio';
-const safeNext = () => (next().startsWith('/') && !next().startsWith('//') ? next() : '/studio');
 
 if (page === 'signup') {
   bindForm(form, async (v) => {
@@ -30,7 +30,7 @@ if (page === 'signup') {
 if (page === 'login') {
   bindForm(form, async (v) => {
     await api('POST', '/api/auth/login', { email: v.email, password: v.password });
-    location.assign(safeNext());
+    location.assign(sameSitePath(next(), location.origin));
   });
 }
 

@@ -3,7 +3,7 @@
 
 use crate::accounts::authentication::SignedIn;
 use crate::cf::context::Ctx;
-use crate::cf::http::{json, no_content, read_json, Handled, PageQuery};
+use crate::cf::http::{json, no_content, read_body, read_json, Handled, PageQuery};
 use crate::library::brands::{self, Brand, BrandFields, BrandInput, Shelf, Write};
 use crate::platform::db::Db;
 use crate::library::images;
@@ -140,14 +140,23 @@ pub async fn create_upload(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> Ha
         .map_err(|_| too_large(max))?;
     let is_multipart = header("Content-Type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
     let (bytes, filename) = if is_multipart {
-        let form = req.form_data().await.map_err(|_| AppError::validation("file", "The form could not be read."))?;
+        // Read under the limit first (a chunked body has no Content-Length to check),
+        // then let the runtime parse the form from those bytes.
+        let content_type = header("Content-Type").unwrap_or_default();
+        let raw = read_body(&mut req, (max + 16 * 1024) as usize, too_large(max)).await?;
+        let headers = worker::Headers::new();
+        headers.set("Content-Type", &content_type).map_err(AppError::internal)?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(js_sys::Uint8Array::from(raw.as_slice()).into()));
+        let mut buffered = Request::new_with_init("https://form.invalid/", &init).map_err(AppError::internal)?;
+        let form = buffered.form_data().await.map_err(|_| AppError::validation("file", "The form could not be read."))?;
         match form.get("file") {
             Some(FormEntry::File(file)) => (file.bytes().await.map_err(AppError::internal)?, Some(file.name())),
             _ => return Err(AppError::validation("file", "Attach the image as the form field \"file\".")),
         }
     } else {
         let name = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "filename").map(|(_, v)| v.into_owned()));
-        (req.bytes().await.map_err(AppError::internal)?, name)
+        (read_body(&mut req, max as usize, too_large(max)).await?, name)
     };
     if bytes.is_empty() {
         return Err(AppError::validation("file", "The file is empty."));
