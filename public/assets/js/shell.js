@@ -101,5 +101,32 @@ export async function requireUser() {
   }
   document.querySelectorAll('[data-user-email]').forEach((n) => { n.textContent = me.email; });
   refreshBalance();
+  if (!me.email_verified) showVerifyNotice(me.email);
   return me;
+}
+
+/** E2: the starter credits come with a confirmed address; say so on every app page. */
+function showVerifyNotice(email) {
+  const main = document.getElementById('main');
+  if (!main || main.querySelector('[data-verify-notice]')) return;
+  const notice = document.createElement('div');
+  notice.className = 'alert warning';
+  notice.dataset.verifyNotice = '';
+  notice.setAttribute('role', 'status');
+  const resend = document.createElement('button');
+  resend.type = 'button';
+  resend.className = 'button';
+  resend.textContent = 'Send the link again';
+  resend.addEventListener('click', async () => {
+    resend.disabled = true;
+    try {
+      await api('POST', '/api/auth/verify/resend', {});
+      resend.textContent = 'Sent — check your inbox';
+    } catch (e) {
+      resend.disabled = false;
+      resend.textContent = e.message;
+    }
+  });
+  notice.append(`Confirm your email address (${email}) to get your free starter credits. `, resend);
+  main.prepend(notice);
 }
