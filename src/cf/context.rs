@@ -16,9 +16,7 @@ use std::cell::OnceCell;
 use std::future::Future;
 use worker::{Context, Env, Request};
 
-pub const DB_BINDING: &str = "DB";
-pub const KV_BINDING: &str = "SESSIONS";
-pub const BLOBS_BINDING: &str = "UPLOADS";
+pub use super::adapters::{BLOBS_BINDING, KV_BINDING};
 
 /// Reads a variable or secret; secrets win, since a secret can shadow a default var.
 pub fn lookup(env: &Env, key: &str) -> Option<String> {

@@ -15,7 +15,7 @@ impl Database {
     /// D1 from the binding `DB`, or Neon at the configured endpoint (no binding needed).
     pub fn from_env(env: &Env, config: &DatabaseConfig) -> worker::Result<Database> {
         Ok(match config {
-            DatabaseConfig::D1 => Database::D1(D1(env.d1(crate::cf::context::DB_BINDING)?)),
+            DatabaseConfig::D1 => Database::D1(D1(env.d1(super::DB_BINDING)?)),
             DatabaseConfig::Neon { connection_string, endpoint } => Database::Neon(Neon::new(connection_string, endpoint)),
         })
     }
