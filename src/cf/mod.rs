@@ -37,29 +37,50 @@ async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) 
             &worker::js_sys::JSON::stringify(&message.body()).map(String::from).unwrap_or_default(),
         )
         .unwrap_or(serde_json::Value::Null);
-        let outcome = consume(&env, queue, &body).await;
-        apply(&env, queue, &message, &body, outcome).await;
+        match consume(&env, queue, &body).await {
+            Ok(outcome) => apply(&env, queue, &message, &body, outcome).await,
+            // What an uncaught exception does: the rest of the batch is delivered again.
+            Err(crash) => return Err(worker::Error::RustError(crash.into())),
+        }
     }
     Ok(())
 }
 
+/// Development only: a job whose prompt holds `#crash-consumer` is claimed and then the
+/// consumer throws, as a panic would, so the end-to-end tests can prove such a job still
+/// ends (the claim cap and the sweeper) and that the sweeper keeps working for others.
+async fn crash_on_purpose(db: &impl crate::platform::db::Db, job_id: &str, lease_ms: i64) -> Result<(), &'static str> {
+    use crate::generation::jobs;
+    match jobs::find_any(db, job_id).await {
+        Ok(Some(job)) if job.prompt.contains("#crash-consumer") => {
+            let _ = jobs::claim(db, job_id, SystemClock.now_ms(), lease_ms).await;
+            Err("the consumer crashed on purpose (#crash-consumer, development only)")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Decides what to do with one message.
-async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Outcome {
+async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Result<Outcome, &'static str> {
     let message = match parse_message(body) {
         Ok(m) => m,
-        Err(outcome) => return outcome,
+        Err(outcome) => return Ok(outcome),
     };
-    let Ok(config) = isolate_config(env) else { return Outcome::Retry { delay_seconds: 30 } };
-    let Ok(db) = database(env, config) else { return Outcome::Retry { delay_seconds: 30 } };
-    match message {
+    let Ok(config) = isolate_config(env) else { return Ok(Outcome::Retry { delay_seconds: 30 }) };
+    let Ok(db) = database(env, config) else { return Ok(Outcome::Retry { delay_seconds: 30 }) };
+    let lease_ms = crate::generation::jobs::lease_ms(config.inference.timeout_ms);
+    Ok(match message {
         QueueMessage::Probe { probe_id, fail } => crate::ops::probes::consume(&db, queue, &probe_id, fail, SystemClock.now_ms()).await,
         QueueMessage::Generate { job_id } if queue.is_dead_letter() => service::dead_lettered(&db, &job_id, SystemClock.now_ms()).await,
         QueueMessage::Generate { job_id } => {
-            let Ok(blobs) = bucket(env) else { return Outcome::Retry { delay_seconds: 5 } };
+            if config.diagnostics_enabled() {
+                crash_on_purpose(&db, &job_id, lease_ms).await?;
+            }
+            let Ok(blobs) = bucket(env) else { return Ok(Outcome::Retry { delay_seconds: 5 }) };
             let provider = adapters::inference::OpenAiCompatible(&config.inference);
-            service::run_job(&db, &blobs, &provider, &SystemClock, &job_id, crate::generation::jobs::lease_ms(config.inference.timeout_ms)).await
+            service::run_job(&db, &blobs, &provider, &SystemClock, &job_id, lease_ms).await
         }
-    }
+    })
 }
 
 /// Applies an outcome. Dead-lettering is done by sending to the dead-letter queue and
