@@ -69,3 +69,14 @@ export function tokenFrom(message, page) {
   if (!m) throw new Error(`no /${page} link in: ${message.text}`);
   return m[1];
 }
+
+/**
+ * Confirms a signed-up address by following the link the worker emailed, as a person
+ * would; starter credits come with it (E2, issue 10).
+ */
+export async function verifyEmail(worker, email) {
+  const mail = await waitForEmail(worker, email, /Confirm your email/);
+  const res = await new Client(worker.base).post('/api/auth/verify', { token: tokenFrom(mail, 'verify') });
+  if (res.status !== 200) throw new Error(`verifying ${email}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
