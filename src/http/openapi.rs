@@ -104,6 +104,19 @@ mod tests {
     }
 
     #[test]
+    fn the_content_types_are_the_ones_the_code_sells() {
+        let doc = document();
+        let documented: Vec<&str> = doc["components"]["schemas"]["GenerationRequest"]["properties"]["content_type"]["enum"]
+            .as_array()
+            .expect("content_type enum")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let sold: Vec<&str> = crate::generation::content_types::CONTENT_TYPES.iter().map(|c| c.id).collect();
+        assert_eq!(documented, sold);
+    }
+
+    #[test]
     fn every_reference_resolves() {
         let doc = document();
         fn walk(doc: &Value, v: &Value) {
