@@ -145,6 +145,58 @@ impl Route {
     }
 }
 
+/// One request for every route of the table (path parameters filled in), so tests can
+/// walk the whole table; `tests::samples_cover_every_route` keeps it complete.
+pub const SAMPLES: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/client-config"),
+    ("POST", "/api/auth/signup"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/password"),
+    ("POST", "/api/auth/reset/request"),
+    ("POST", "/api/auth/reset/confirm"),
+    ("POST", "/api/auth/verify"),
+    ("POST", "/api/auth/verify/resend"),
+    ("GET", "/api/me"),
+    ("PATCH", "/api/me"),
+    ("GET", "/api/sessions"),
+    ("DELETE", "/api/sessions"),
+    ("DELETE", "/api/sessions/ses_1"),
+    ("GET", "/api/activity"),
+    ("GET", "/api/brands"),
+    ("POST", "/api/brands"),
+    ("GET", "/api/brands/brd_1"),
+    ("PATCH", "/api/brands/brd_1"),
+    ("DELETE", "/api/brands/brd_1"),
+    ("POST", "/api/brands/brd_1/duplicate"),
+    ("GET", "/api/uploads"),
+    ("POST", "/api/uploads"),
+    ("GET", "/api/uploads/upl_1"),
+    ("GET", "/api/uploads/upl_1/content"),
+    ("DELETE", "/api/uploads/upl_1"),
+    ("GET", "/api/content-types"),
+    ("POST", "/api/generations"),
+    ("GET", "/api/generations"),
+    ("GET", "/api/generations/gen_1"),
+    ("PATCH", "/api/generations/gen_1"),
+    ("DELETE", "/api/generations/gen_1"),
+    ("GET", "/api/credits"),
+    ("GET", "/api/credits/ledger"),
+    ("POST", "/api/_diag/kv"),
+    ("GET", "/api/_diag/kv/k"),
+    ("GET", "/api/_diag/blobs"),
+    ("PUT", "/api/_diag/blobs/k"),
+    ("GET", "/api/_diag/blobs/k"),
+    ("POST", "/api/_diag/db"),
+    ("POST", "/api/_diag/queues/q"),
+    ("GET", "/api/_diag/probes/p"),
+    ("POST", "/api/_diag/generations/gen_1/resend"),
+    ("POST", "/api/_diag/generations/gen_1/dead-letter"),
+    ("GET", "/api/_diag/cron-runs"),
+];
+
 /// One path's methods. HEAD is answered wherever GET is.
 struct Methods(Vec<(&'static str, Route)>);
 
@@ -245,6 +297,79 @@ fn diag_methods(rest: &[&str]) -> Option<Methods> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every variant once: a new route does not compile until it is numbered here, and
+    /// this test fails until `SAMPLES` has a request for it.
+    fn ordinal(route: &Route) -> usize {
+        use DiagRoute::*;
+        match route {
+            Route::Health => 0,
+            Route::OpenApi => 1,
+            Route::ClientConfig => 2,
+            Route::Signup => 3,
+            Route::Login => 4,
+            Route::Logout => 5,
+            Route::ChangePassword => 6,
+            Route::ResetRequest => 7,
+            Route::ResetConfirm => 8,
+            Route::VerifyEmail => 9,
+            Route::ResendVerification => 10,
+            Route::Me => 11,
+            Route::UpdateMe => 12,
+            Route::ListSessions => 13,
+            Route::RevokeAllSessions => 14,
+            Route::RevokeSession { .. } => 15,
+            Route::Activity => 16,
+            Route::ListBrands => 17,
+            Route::CreateBrand => 18,
+            Route::GetBrand { .. } => 19,
+            Route::UpdateBrand { .. } => 20,
+            Route::DeleteBrand { .. } => 21,
+            Route::DuplicateBrand { .. } => 22,
+            Route::ListUploads => 23,
+            Route::CreateUpload => 24,
+            Route::GetUpload { .. } => 25,
+            Route::UploadContent { .. } => 26,
+            Route::DeleteUpload { .. } => 27,
+            Route::ContentTypes => 28,
+            Route::SubmitGeneration => 29,
+            Route::ListGenerations => 30,
+            Route::GetGeneration { .. } => 31,
+            Route::UpdateGeneration { .. } => 32,
+            Route::DeleteGeneration { .. } => 33,
+            Route::Credits => 34,
+            Route::CreditLedger => 35,
+            Route::Diag(d) => match d {
+                KvPut => 36,
+                KvGet { .. } => 37,
+                BlobList => 38,
+                BlobPut { .. } => 39,
+                BlobGet { .. } => 40,
+                DbProbe => 41,
+                QueueSend { .. } => 42,
+                ProbeEvents { .. } => 43,
+                ResendJob { .. } => 44,
+                DeadLetterJob { .. } => 45,
+                CronRuns => 46,
+            },
+        }
+    }
+    const ROUTE_COUNT: usize = 47;
+
+    #[test]
+    fn samples_cover_every_route() {
+        let mut seen = vec![false; ROUTE_COUNT];
+        for (method, path) in SAMPLES {
+            let route = resolve(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            let label = route.label();
+            assert!(label.starts_with(&format!("{method} ")), "{method} {path} resolved to {label}");
+            let n = ordinal(&route);
+            assert!(!seen[n], "{method} {path}: a second sample for {label}");
+            seen[n] = true;
+        }
+        let missing: Vec<usize> = (0..ROUTE_COUNT).filter(|n| !seen[*n]).collect();
+        assert!(missing.is_empty(), "routes numbered {missing:?} have no entry in SAMPLES");
+    }
 
     #[test]
     fn every_signed_in_route_that_changes_state_confirms_the_session_in_the_database() {

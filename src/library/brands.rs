@@ -16,25 +16,44 @@ pub struct Color {
     pub role: String,
 }
 
-/// The editable fields, as the API takes them; `None` means "not sent" (PATCH).
+/// The editable fields, as the API takes them; `None` means "not sent" (PATCH). A field
+/// sent as `null` is refused (422) rather than read as "not sent", except the logo,
+/// where `null` removes it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrandInput {
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub voice: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub audience: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub words_to_use: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub words_to_avoid: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub banned_claims: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub colors: Option<Vec<Color>>,
+    #[serde(default, deserialize_with = "present")]
     pub fonts: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub example_content: Option<Vec<String>>,
     /// `Some(None)` (JSON null) removes the logo.
     #[serde(default, with = "double_option")]
     pub logo_upload_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub reference_upload_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub archived: Option<bool>,
+}
+
+/// A field that may be absent but, when sent, holds a value: `null` is a type error.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Distinguishes an absent field from an explicit `null`.
@@ -420,6 +439,18 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         assert!(serde_json::from_str::<BrandInput>(r#"{"name":"x","colour":"red"}"#).is_err());
+    }
+
+    #[test]
+    fn null_is_refused_for_every_field_but_the_logo() {
+        for field in ["name", "description", "voice", "audience", "words_to_use", "words_to_avoid", "banned_claims", "colors",
+            "fonts", "example_content", "reference_upload_ids", "archived"] {
+            let err = serde_json::from_str::<BrandInput>(&format!(r#"{{"{field}":null}}"#)).unwrap_err();
+            assert!(err.to_string().contains("null"), "{field}: {err}");
+        }
+        assert!(serde_json::from_str::<BrandInput>(r#"{"logo_upload_id":null}"#).is_ok());
+        let absent = serde_json::from_str::<BrandInput>("{}").unwrap();
+        assert!(absent.name.is_none() && absent.archived.is_none() && absent.logo_upload_id.is_none());
     }
 
     #[test]

@@ -125,11 +125,14 @@ pub fn mark_ready(id: &str) -> Statement {
     Statement::new("UPDATE uploads SET status = 'ready' WHERE id = ? AND status = 'pending'").bind(id)
 }
 
-/// Detaches an upload from every brand that uses it (as logo or reference).
+/// Detaches an upload from everything that refers to it: brands (as logo or reference)
+/// and the generation whose output it is (that generation then shows no image), so the
+/// row can be deleted without breaking a foreign key.
 pub fn detach_from_brands(id: &str, now_ms: i64) -> Vec<Statement> {
     vec![
         Statement::new("UPDATE brands SET logo_upload_id = NULL, updated_at = ? WHERE logo_upload_id = ?").bind(now_ms).bind(id),
         Statement::new("DELETE FROM brand_references WHERE upload_id = ?").bind(id),
+        Statement::new("UPDATE generation_jobs SET output_upload_id = NULL WHERE output_upload_id = ?").bind(id),
     ]
 }
 
@@ -276,6 +279,124 @@ pub async fn remove_each(db: &impl Db, blobs: &impl crate::platform::ports::Blob
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::db::{SqlValue, StatementResult};
+    use crate::platform::ports::{Blob, Blobs, PortError};
+
+    /// The `Db` port on an in-memory SQLite with the real migrations and foreign keys on,
+    /// as D1 has them.
+    struct Sqlite(rusqlite::Connection);
+
+    impl Sqlite {
+        fn migrated() -> Sqlite {
+            let c = rusqlite::Connection::open_in_memory().unwrap();
+            c.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+            for sql in [
+                include_str!("../../migrations/0001_foundation.sql"),
+                include_str!("../../migrations/0002_accounts.sql"),
+                include_str!("../../migrations/0003_brands_uploads.sql"),
+                include_str!("../../migrations/0004_generation_credits.sql"),
+                include_str!("../../migrations/0005_favourites.sql"),
+            ] {
+                c.execute_batch(sql).unwrap();
+            }
+            Sqlite(c)
+        }
+
+        fn exec(&self, s: &Statement) -> Result<StatementResult, DbError> {
+            let err = |e: rusqlite::Error| DbError::classify(&e.to_string(), None);
+            let mut stmt = self.0.prepare(&s.sql).map_err(err)?;
+            let params: Vec<rusqlite::types::Value> = s
+                .params
+                .iter()
+                .map(|p| match p {
+                    SqlValue::Null => rusqlite::types::Value::Null,
+                    SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+                    SqlValue::Real(f) => rusqlite::types::Value::Real(*f),
+                    SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
+                })
+                .collect();
+            let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+            let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(err)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(err)? {
+                let mut map = serde_json::Map::new();
+                for (i, name) in names.iter().enumerate() {
+                    let v = match row.get_ref(i).unwrap() {
+                        rusqlite::types::ValueRef::Null => serde_json::Value::Null,
+                        rusqlite::types::ValueRef::Integer(n) => n.into(),
+                        rusqlite::types::ValueRef::Real(f) => f.into(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                        rusqlite::types::ValueRef::Blob(_) => serde_json::Value::Null,
+                    };
+                    map.insert(name.clone(), v);
+                }
+                out.push(map);
+            }
+            drop(rows);
+            Ok(StatementResult { rows: out, changes: self.0.changes() })
+        }
+    }
+
+    impl Db for Sqlite {
+        async fn run(&self, statement: Statement) -> Result<StatementResult, DbError> {
+            self.exec(&statement)
+        }
+
+        async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>, DbError> {
+            self.0.execute_batch("BEGIN").unwrap();
+            let results: Result<Vec<_>, _> = statements.iter().map(|s| self.exec(s)).collect();
+            self.0.execute_batch(if results.is_ok() { "COMMIT" } else { "ROLLBACK" }).unwrap();
+            results
+        }
+    }
+
+    struct NoBlobs;
+
+    impl Blobs for NoBlobs {
+        async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn get(&self, _: &str) -> Result<Option<Blob>, PortError> {
+            Ok(None)
+        }
+        async fn delete(&self, _: &str) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+
+    /// The futures here never wait (SQLite is synchronous): one poll finishes them.
+    fn ready<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("a test future waited"),
+        }
+    }
+
+    /// Deleting a generated image (`DELETE /api/uploads/{id}`) used to fail on the job's
+    /// foreign key after the object was gone, leaving the row `deleting` for ever.
+    #[test]
+    fn removing_a_generated_image_detaches_it_from_its_generation() {
+        let db = Sqlite::migrated();
+        let now = 1_000;
+        let upload = NewUpload { id: "upl_1", user_id: "usr_1", filename: "gen_1.png", content_type: "image/png", size_bytes: 10, width: Some(1), height: Some(1) };
+        let brand = crate::library::brands::BrandFields { name: "B".into(), ..crate::library::brands::BrandFields::empty() };
+        let job = crate::generation::jobs::NewJob {
+            id: "gen_1", user_id: "usr_1", brand_id: "brd_1", brand_snapshot: "{}", content_type: "image_square",
+            prompt: "p", price: 4, idempotency_key: None, request_hash: "h",
+        };
+        let mut setup = vec![crate::accounts::queries::insert_user("usr_1", "A", "a@example.com", "x", now), insert_pending(&upload, 1_000_000, now), mark_ready("upl_1")];
+        setup.extend(crate::library::brands::write_brand("usr_1", "brd_1", &brand, None, now, now, true));
+        setup.push(crate::generation::jobs::insert(&job, now));
+        setup.push(Statement::new("UPDATE generation_jobs SET status = 'succeeded', output_upload_id = 'upl_1' WHERE id = 'gen_1'"));
+        ready(db.batch(setup)).unwrap();
+
+        let removed = ready(remove(&db, &NoBlobs, &[Doomed { id: "upl_1".into(), r2_key: r2_key("usr_1", "upl_1") }], now)).unwrap();
+        assert_eq!(removed, 1);
+        assert!(ready(db.run(Statement::new("SELECT id FROM uploads"))).unwrap().rows.is_empty());
+        let job = ready(crate::generation::jobs::find(&db, "usr_1", "gen_1")).unwrap().unwrap();
+        assert_eq!(job.output_upload_id, None);
+    }
 
     #[test]
     fn keys_are_made_by_the_server() {
