@@ -17,7 +17,8 @@ pub async fn handle(req: Request, env: &Env, worker: &Context) -> Response {
     let clock = SystemClock;
     let started = clock.now_ms();
     let request_id = crate::platform::ids::new_request_id();
-    let method = req.method().to_string();
+    // The raw method: the crate's `Method` turns one it does not know into GET.
+    let method = req.inner().method();
     let path = req.path();
 
     let resolved = match routes::resolve(&method, &path) {

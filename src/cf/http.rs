@@ -65,6 +65,8 @@ impl PageQuery {
         let mut rest = Vec::new();
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
+                // An empty value is the same as none, as for every other parameter.
+                "cursor" | "limit" if v.is_empty() => {}
                 "cursor" => cursor = Some(v.into_owned()),
                 "limit" => limit = Some(v.into_owned()),
                 _ => rest.push((k.into_owned(), v.into_owned())),
@@ -76,6 +78,15 @@ impl PageQuery {
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.rest.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean filter: absent or `false` is false, `true` is true, anything else 422.
+    pub fn flag(&self, key: &str) -> Result<bool, AppError> {
+        match self.get(key) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(AppError::validation(key, "Use true or false.")),
+        }
     }
 
     /// `{"items": views, "next_cursor": …}` for a page of items keyed by `(created_at, id)`.

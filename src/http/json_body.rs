@@ -64,9 +64,28 @@ fn data_error_detail(e: &serde_json::Error) -> String {
     out
 }
 
+/// For an optional field that may be left out but not sent as `null`:
+/// `#[serde(default, deserialize_with = "json_body::present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_optional_field_may_be_left_out_but_not_sent_as_null() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[serde(default, deserialize_with = "present")]
+            name: Option<String>,
+        }
+        assert_eq!(parse::<Body>(b"{}", 100).unwrap().name, None);
+        assert_eq!(parse::<Body>(br#"{"name":"Ada"}"#, 100).unwrap().name.as_deref(), Some("Ada"));
+        assert!(matches!(parse::<Body>(br#"{"name":null}"#, 100), Err(AppError::InvalidBody { .. })));
+    }
     use serde::Deserialize;
 
     #[derive(Deserialize, Debug)]

@@ -128,7 +128,7 @@ pub fn mark_ready(id: &str) -> Statement {
 /// Detaches an upload from everything that refers to it: brands (as logo or reference)
 /// and the generation whose output it is (that generation then shows no image), so the
 /// row can be deleted without breaking a foreign key.
-pub fn detach_from_brands(id: &str, now_ms: i64) -> Vec<Statement> {
+pub fn detach_everywhere(id: &str, now_ms: i64) -> Vec<Statement> {
     vec![
         Statement::new("UPDATE brands SET logo_upload_id = NULL, updated_at = ? WHERE logo_upload_id = ?").bind(now_ms).bind(id),
         Statement::new("DELETE FROM brand_references WHERE upload_id = ?").bind(id),
@@ -228,8 +228,7 @@ async fn remove_one(db: &impl Db, blobs: &impl crate::platform::ports::Blobs, d:
     let mut batch = vec![Statement::new("UPDATE uploads SET status = 'deleting', deleting_since = COALESCE(deleting_since, ?) WHERE id = ?")
         .bind(now_ms)
         .bind(&d.id)];
-    batch.extend(detach_from_brands(&d.id, now_ms));
-    batch.push(Statement::new("UPDATE generation_jobs SET output_upload_id = NULL WHERE output_upload_id = ?").bind(&d.id));
+    batch.extend(detach_everywhere(&d.id, now_ms));
     db.batch(batch).await?;
     if blobs.delete(&d.r2_key).await.is_err() {
         return Ok(false);
@@ -386,7 +385,7 @@ mod tests {
             prompt: "p", price: 4, idempotency_key: None, request_hash: "h",
         };
         let mut setup = vec![crate::accounts::queries::insert_user("usr_1", "A", "a@example.com", "x", now), insert_pending(&upload, 1_000_000, now), mark_ready("upl_1")];
-        setup.extend(crate::library::brands::write_brand("usr_1", "brd_1", &brand, None, now, now, true));
+        setup.extend(crate::library::brands::write_brand("usr_1", "brd_1", &brand, None, now, now, crate::library::brands::Write::Insert));
         setup.push(crate::generation::jobs::insert(&job, now));
         setup.push(Statement::new("UPDATE generation_jobs SET status = 'succeeded', output_upload_id = 'upl_1' WHERE id = 'gen_1'"));
         ready(db.batch(setup)).unwrap();

@@ -13,6 +13,7 @@ use crate::platform::db::{Db, Statement};
 use crate::accounts::email_address::{parse_name, EmailAddress};
 use crate::accounts::mail::{self, Mailer};
 use crate::accounts::passwords::{self, PasswordHash, ITERATIONS, SALT_LEN};
+use crate::http::json_body;
 use crate::http::problem::AppError;
 use crate::accounts::security_events::{record, EventKind};
 use crate::accounts::sessions::{self, SessionRecord, SessionStore};
@@ -422,8 +423,11 @@ pub async fn me(ctx: &Ctx<'_>, me: &SignedIn) -> Handled {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateMeBody {
+    #[serde(default, deserialize_with = "json_body::present")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "json_body::present")]
     email: Option<String>,
+    #[serde(default, deserialize_with = "json_body::present")]
     current_password: Option<String>,
 }
 

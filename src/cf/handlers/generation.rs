@@ -129,7 +129,7 @@ pub async fn list(ctx: &Ctx<'_>, me: &SignedIn, req: &Request) -> Handled {
         brand_id: page.get("brand_id"),
         content_type: page.get("content_type"),
         query: page.get("q"),
-        favorites_only: page.get("favorite") == Some("true"),
+        favorites_only: page.flag("favorite")?,
     };
     let items = jobs::list(&ctx.db, &me.user_id, &filter, &page.page).await?;
     page.answer(&items, |j| (j.created_at, j.id.as_str()), items.iter().map(view).collect::<Vec<_>>())

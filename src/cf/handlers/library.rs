@@ -35,7 +35,7 @@ async fn brand_or_404(db: &impl Db, user_id: &str, id: &str) -> Result<Brand, Ap
 
 pub async fn list_brands(ctx: &Ctx<'_>, me: &SignedIn, req: &Request) -> Handled {
     let page = PageQuery::of(req, 20)?;
-    let shelf = if page.get("archived") == Some("true") { Shelf::Archived } else { Shelf::Active };
+    let shelf = if page.flag("archived")? { Shelf::Archived } else { Shelf::Active };
     let items = brands::list_brands(&ctx.db, &me.user_id, shelf, &page.page).await?;
     page.answer(&items, |b| (b.created_at, b.id.as_str()), &items)
 }
