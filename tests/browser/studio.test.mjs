@@ -5,19 +5,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { browserSuite, newPage, ARTIFACTS } from '../support/browser.mjs';
-import { uniqueEmail } from '../support/client.mjs';
+import { uniqueEmail, waitForEmail, tokenFrom } from '../support/client.mjs';
 
 const suite = browserSuite();
 
 test('a person generates a post in the studio and finds it in the gallery', async () => {
   const { page, errors } = await newPage(suite.browser);
 
+  const email = uniqueEmail('studio');
   await page.goto(`${suite.worker.base}/signup`);
   await page.getByLabel('Name').fill('Studio User');
-  await page.getByLabel('Email').fill(uniqueEmail('studio'));
+  await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('studio passphrase ok');
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.waitForURL('**/brands?welcome=1');
+  // The starter credits come with a confirmed address; every app page says so until then.
+  await page.getByText(/Confirm your email address .* to get your free starter credits/).waitFor();
+  const mail = await waitForEmail(suite.worker, email, /Confirm your email/);
+  await page.goto(`${suite.worker.base}/verify#token=${tokenFrom(mail, 'verify')}`);
+  await page.getByText(/is confirmed/).waitFor();
+  await page.goto(`${suite.worker.base}/brands`);
   await page.evaluate(() => fetch('/api/brands', {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'Fernleaf', voice: 'warm', words_to_use: ['cosy'], words_to_avoid: ['cheap'] }),
