@@ -20,19 +20,32 @@ async function freshWindow() {
   await sleep(ms - (Date.now() % ms) + 50);
 }
 
-test('sign-in is throttled per account at 10 attempts, with Retry-After, and lifts after the window', async () => {
+test('sign-in is throttled per account and IP at 10 attempts, with Retry-After, lifting after the window, and never locks the owner out from elsewhere', async () => {
   const email = uniqueEmail('target');
+  const owner = new Client(worker.base, { ip: '198.51.100.7' });
+  assert.equal((await owner.signup({ email })).status, 201);
   await freshWindow();
+  const attacker = () => new Client(worker.base, { ip: '203.0.113.66' });
   for (let i = 0; i < 10; i++) {
-    const c = new Client(worker.base, { ip: `203.0.113.${i + 1}` });
-    assert.equal((await c.login(email, 'wrong password')).status, 401, `attempt ${i + 1}`);
+    assert.equal((await attacker().login(email, 'wrong password')).status, 401, `attempt ${i + 1}`);
   }
-  const blocked = await new Client(worker.base, { ip: '203.0.113.99' }).login(email, 'wrong password');
+  const blocked = await attacker().login(email, 'wrong password');
   assertProblem(blocked, 429);
   const retryAfter = Number(blocked.headers.get('retry-after'));
   assert.ok(retryAfter >= 1 && retryAfter <= WINDOW_S, `Retry-After ${retryAfter}`);
+  // The owner, from their own address, is not locked out by the attacker's failures.
+  assert.equal((await new Client(worker.base, { ip: '198.51.100.7' }).login(email)).status, 200);
   await sleep(retryAfter * 1000 + 100);
-  assert.equal((await new Client(worker.base, { ip: '203.0.113.100' }).login(email, 'wrong password')).status, 401);
+  assert.equal((await attacker().login(email, 'wrong password')).status, 401);
+});
+
+test('sign-up is throttled per address at 3, whichever IPs it comes from', async () => {
+  await freshWindow();
+  const email = uniqueEmail('popular');
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await new Client(worker.base, { ip: `198.51.100.${20 + i}` }).signup({ email })).status, 201);
+  }
+  assertProblem(await new Client(worker.base, { ip: '198.51.100.30' }).signup({ email }), 429);
 });
 
 test('sign-in is throttled per IP at 50 attempts across accounts', async () => {
