@@ -82,14 +82,12 @@ pub struct NewUpload<'a> {
     pub height: Option<i64>,
 }
 
-/// Inserts the `pending` row only if the user's stored bytes plus this file stay within
-/// the quota; 0 rows changed means the quota would be exceeded.
-pub fn insert_pending(u: &NewUpload, quota_bytes: i64, now_ms: i64) -> Statement {
-    Statement::new(
+/// The `pending` row's columns, bound in order, for `SELECT ?, … WHERE <condition>`.
+fn insert_where(u: &NewUpload, condition: &str, now_ms: i64) -> Statement {
+    Statement::new(format!(
         "INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, width, height, status, created_at) \
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ? \
-         WHERE (SELECT COALESCE(SUM(size_bytes), 0) FROM uploads WHERE user_id = ?) + ? <= ?",
-    )
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ? WHERE {condition}"
+    ))
     .bind(u.id)
     .bind(u.user_id)
     .bind(r2_key(u.user_id, u.id))
@@ -99,26 +97,20 @@ pub fn insert_pending(u: &NewUpload, quota_bytes: i64, now_ms: i64) -> Statement
     .bind(u.width)
     .bind(u.height)
     .bind(now_ms)
-    .bind(u.user_id)
-    .bind(u.size_bytes)
-    .bind(quota_bytes)
+}
+
+/// Inserts the `pending` row only if the user's stored bytes plus this file stay within
+/// the quota; 0 rows changed means the quota would be exceeded.
+pub fn insert_pending(u: &NewUpload, quota_bytes: i64, now_ms: i64) -> Statement {
+    insert_where(u, "(SELECT COALESCE(SUM(size_bytes), 0) FROM uploads WHERE user_id = ?) + ? <= ?", now_ms)
+        .bind(u.user_id)
+        .bind(u.size_bytes)
+        .bind(quota_bytes)
 }
 
 /// A generated image's row: no quota check (the user paid for it with credits).
 pub fn insert_generated(u: &NewUpload, now_ms: i64) -> Statement {
-    Statement::new(
-        "INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, width, height, status, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-    )
-    .bind(u.id)
-    .bind(u.user_id)
-    .bind(r2_key(u.user_id, u.id))
-    .bind(u.filename)
-    .bind(u.content_type)
-    .bind(u.size_bytes)
-    .bind(u.width)
-    .bind(u.height)
-    .bind(now_ms)
+    insert_where(u, "1 = 1", now_ms)
 }
 
 pub fn mark_ready(id: &str) -> Statement {
