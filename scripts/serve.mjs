@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { cronSchedules, cronMatches, scheduleEveryMinute } from './cron.mjs';
 import { startEmailStandin } from './standins/email.mjs';
 import { startInferenceStandin } from './standins/inference.mjs';
+import { startNeonGateway } from './standins/neon-gateway.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = process.env.PORT ?? '8787';
@@ -22,7 +23,8 @@ const vars = { ENVIRONMENT: 'development', APP_BASE_URL: `http://127.0.0.1:${por
 // Settings from the environment override the defaults (and the stand-ins).
 for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
   'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
-  'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS']) {
+  'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS',
+  'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT']) {
   if (process.env[key]) vars[key] = process.env[key];
 }
 const notes = [];
@@ -36,6 +38,13 @@ if (!process.env.INFERENCE_BASE_URL) {
   const inference = await startInferenceStandin();
   Object.assign(vars, { INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest' });
   notes.push(`inference stand-in (OpenAI-compatible API): ${inference.base}`);
+}
+
+// Neon mode on a local PostgreSQL (npm run start:neon): Neon's HTTP protocol in front of it.
+if (process.env.BLIMARI_NEON_GATEWAY && !process.env.NEON_HTTP_ENDPOINT) {
+  const gateway = await startNeonGateway();
+  vars.NEON_HTTP_ENDPOINT = gateway.url;
+  notes.push(`Neon HTTP gateway onto the local PostgreSQL: ${gateway.url}`);
 }
 
 const args = [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port,

@@ -193,7 +193,8 @@ async fn health(ctx: &Ctx<'_>) -> Handled {
 
 fn short(s: &str) -> &str {
     // Enough to tell "no such table" (migrations not applied) from an outage.
-    if s.contains("no such table") {
+    // SQLite (D1) says "no such table", Postgres (Neon) "relation … does not exist".
+    if s.contains("no such table") || s.contains("does not exist") {
         "migrations have not been applied"
     } else {
         "unreachable"

@@ -182,7 +182,7 @@ pub async fn list(db: &impl Db, user_id: &str, filter: &ListFilter<'_>, page: &P
     let like = filter.query.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let statement = Statement::new(format!(
         "SELECT {COLUMNS} FROM generation_jobs WHERE user_id = ? \
-         AND (? IS NULL OR brand_id = ?) AND (? IS NULL OR content_type = ?) AND (? IS NULL OR prompt LIKE ? ESCAPE '\\') AND (? = 0 OR favorite = 1)"
+         AND (? IS NULL OR brand_id = ?) AND (? IS NULL OR content_type = ?) AND (? IS NULL OR lower(prompt) LIKE lower(?) ESCAPE '\\') AND (? = 0 OR favorite = 1)"
     ))
     .bind(user_id)
     .bind(filter.brand_id)

@@ -252,7 +252,6 @@ struct BrandRow {
     fonts: String,
     example_content: String,
     logo_upload_id: Option<String>,
-    reference_upload_ids: Option<String>,
     archived_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
@@ -262,9 +261,9 @@ fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-impl From<BrandRow> for Brand {
-    fn from(r: BrandRow) -> Brand {
-        let reference_upload_ids = r.reference_upload_ids.map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_default();
+impl BrandRow {
+    fn into_brand(self, reference_upload_ids: Vec<String>) -> Brand {
+        let r = self;
         Brand {
             id: r.id,
             fields: BrandFields {
@@ -289,18 +288,44 @@ impl From<BrandRow> for Brand {
     }
 }
 
-// References are aggregated in position order by a correlated subquery (portable SQL:
-// `group_concat` in SQLite, `string_agg` would be the Postgres spelling in the Neon adapter).
 const SELECT_BRAND: &str = "SELECT b.id, b.name, b.description, b.voice, b.audience, b.words_to_use, b.words_to_avoid, \
     b.banned_claims, b.colors, b.fonts, b.example_content, b.logo_upload_id, \
-    (SELECT group_concat(upload_id, ',') FROM (SELECT upload_id FROM brand_references r WHERE r.brand_id = b.id ORDER BY position)) AS reference_upload_ids, \
     b.archived_at, b.created_at, b.updated_at FROM brands b";
+
+/// The brands with their reference images in position order: one more query for the
+/// whole page (aggregating in SQL would need `group_concat` on SQLite and `string_agg`
+/// on Postgres; this is the same on both).
+async fn with_references(db: &impl Db, rows: Vec<BrandRow>) -> Result<Vec<Brand>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(Deserialize)]
+    struct Reference {
+        brand_id: String,
+        upload_id: String,
+    }
+    let placeholders = vec!["?"; rows.len()].join(", ");
+    let mut statement = Statement::new(format!(
+        "SELECT brand_id, upload_id FROM brand_references WHERE brand_id IN ({placeholders}) ORDER BY brand_id, position"
+    ));
+    for row in &rows {
+        statement = statement.bind(row.id.as_str());
+    }
+    let references: Vec<Reference> = db.query(statement).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let ids = references.iter().filter(|r| r.brand_id == row.id).map(|r| r.upload_id.clone()).collect();
+            row.into_brand(ids)
+        })
+        .collect())
+}
 
 pub async fn find_brand(db: &impl Db, user_id: &str, id: &str) -> Result<Option<Brand>, DbError> {
     let rows: Vec<BrandRow> = db
         .query(Statement::new(format!("{SELECT_BRAND} WHERE b.id = ? AND b.user_id = ?")).bind(id).bind(user_id))
         .await?;
-    Ok(rows.into_iter().next().map(Brand::from))
+    Ok(with_references(db, rows).await?.into_iter().next())
 }
 
 /// Which brands a list shows: the ones in use, or the archived ones.
@@ -318,7 +343,7 @@ pub async fn list_brands(db: &impl Db, user_id: &str, shelf: Shelf, page: &Page)
     };
     let statement = Statement::new(format!("{SELECT_BRAND} WHERE b.user_id = ? AND b.archived_at {archived_test}")).bind(user_id);
     let rows: Vec<BrandRow> = db.query(page.newest_first(statement)).await?;
-    Ok(rows.into_iter().map(Brand::from).collect())
+    with_references(db, rows).await
 }
 
 /// True when a brand other than `brand_id` uses the upload (as logo or reference).
@@ -406,6 +431,28 @@ mod tests {
 
     fn input(json: &str) -> BrandInput {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn brands_come_back_with_their_references_in_order_from_one_portable_query() {
+        use crate::testing::{block_on, SqliteDb};
+        let db = SqliteDb::migrated();
+        db.exec("INSERT INTO users (id, name, email, password_hash, policy_version, created_at, updated_at) VALUES ('u', 'N', 'e@x', 'x', 'v', 0, 0)");
+        for id in ["upl_c", "upl_a", "upl_b"] {
+            db.exec(&format!("INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, status, created_at) VALUES ('{id}', 'u', 'k{id}', 'f', 'image/png', 1, 'ready', 0)"));
+        }
+        let mut with_refs = BrandFields::empty();
+        with_refs.name = "One".into();
+        with_refs.reference_upload_ids = vec!["upl_c".into(), "upl_a".into(), "upl_b".into()];
+        let mut without = BrandFields::empty();
+        without.name = "Two".into();
+        block_on(db.batch(write_brand("u", "brd_1", &with_refs, None, 1, 1, Write::Insert))).unwrap();
+        block_on(db.batch(write_brand("u", "brd_2", &without, None, 2, 2, Write::Insert))).unwrap();
+        let one = block_on(find_brand(&db, "u", "brd_1")).unwrap().unwrap();
+        assert_eq!(one.fields.reference_upload_ids, vec!["upl_c", "upl_a", "upl_b"]);
+        let listed = block_on(list_brands(&db, "u", Shelf::Active, &Page::first(10))).unwrap();
+        let refs: Vec<_> = listed.iter().map(|b| (b.id.as_str(), b.fields.reference_upload_ids.len())).collect();
+        assert_eq!(refs, vec![("brd_2", 0), ("brd_1", 3)]);
     }
 
     #[test]
