@@ -4,13 +4,13 @@
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startWorker, eventually } from '../support/worker.mjs';
+import { sharedWorker, eventually } from '../support/worker.mjs';
 import { getJson, postJson } from '../support/http.mjs';
 // Every raw fetch retries a kept-alive socket the server closed while idle (docs/PLATFORM.md).
 import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
 
 let worker;
-before(async () => { worker = await startWorker(); });
+before(async () => { worker = await sharedWorker(); });
 after(async () => { await worker?.stop(); });
 
 const probeEvents = async (id) => (await getJson(worker.base, `/api/_diag/probes/${id}`)).body.events;
