@@ -151,6 +151,9 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
       return error(res, 500, e.message, 'server_error');
     }
   });
+  // Node closes a kept-alive connection after 5 s idle by default; workerd may send the
+  // next call on it just as it closes, and that call fails. Keep idle connections longer.
+  server.keepAliveTimeout = 120_000;
   return new Promise((resolve) => {
     server.listen(port, '127.0.0.1', () => {
       const base = `http://127.0.0.1:${server.address().port}`;
