@@ -11,8 +11,11 @@
 //   #fail-transient-N    503 for the first N calls with that request, then success
 //   #malformed           200 with a body that is not the API's shape
 //   #timeout-N           the first N calls with that request hang for 120 s (a timeout)
+//   #flaky-P             P % of the calls with that request answer 503 or 429
 // and globally by POST /_control {"latency_ms":0,"failure_rate":0.2}: that share of
-// calls answers 503 or 429. GET /_stats counts calls by endpoint.
+// all calls answers 503 or 429. GET /_stats counts calls by endpoint;
+// GET /_stats?text=T counts only the calls whose request text contains T (so tests that
+// share one stand-in can each count their own calls).
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { makePng } from './png.mjs';
@@ -37,6 +40,9 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
   const control = { latency_ms: 0, failure_rate: 0 };
   const stats = { chat: 0, images: 0, edits: 0, moderations: 0, failures: 0 };
   const transientSeen = new Map();
+  /** Every call's endpoint and request text, for GET /_stats?text=. */
+  const calls = [];
+  const record = (endpoint, text) => { stats[endpoint]++; calls.push({ endpoint, text }); };
 
   const send = (res, status, body) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -62,7 +68,9 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
       if (seen < Number(m[1])) { stats.failures++; error(res, 503, 'Overloaded, try again.', 'server_error'); return true; }
     }
     if (text.includes('#malformed')) { send(res, 200, '{"choices": "not what you expected"'); return true; }
-    if (control.failure_rate && Math.random() < control.failure_rate) {
+    const flaky = text.match(/#flaky-(\d+)/);
+    const failureRate = flaky ? Number(flaky[1]) / 100 : control.failure_rate;
+    if (failureRate && Math.random() < failureRate) {
       stats.failures++;
       if (Math.random() < 0.5) error(res, 429, 'Rate limited.', 'rate_limit_error'); else error(res, 503, 'Overloaded.', 'server_error');
       return true;
@@ -83,18 +91,25 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
         Object.assign(control, JSON.parse((await readBody(req)).toString() || '{}'));
         return send(res, 200, control);
       }
-      if (req.method === 'GET' && url.pathname === '/_stats') return send(res, 200, stats);
+      if (req.method === 'GET' && url.pathname === '/_stats') {
+        const text = url.searchParams.get('text');
+        if (text === null) return send(res, 200, stats);
+        const counts = { chat: 0, images: 0, edits: 0, moderations: 0 };
+        for (const c of calls) if (c.text.includes(text)) counts[c.endpoint]++;
+        return send(res, 200, counts);
+      }
       if (apiKey && req.headers.authorization !== `Bearer ${apiKey}`) return error(res, 401, 'Incorrect API key provided.');
       const raw = await readBody(req);
 
       if (req.method === 'POST' && url.pathname === '/v1/chat/completions') {
-        stats.chat++;
         let body;
-        try { body = JSON.parse(raw.toString()); } catch { return error(res, 400, 'Invalid JSON.'); }
-        if (!Array.isArray(body.messages) || !body.model) return error(res, 400, 'model and messages are required.');
-        const system = body.messages.find((m) => m.role === 'system')?.content ?? '';
-        const user = body.messages.find((m) => m.role === 'user')?.content ?? '';
+        try { body = JSON.parse(raw.toString()); } catch { record('chat', ''); return error(res, 400, 'Invalid JSON.'); }
+        const messages = Array.isArray(body.messages) ? body.messages : [];
+        const system = messages.find((m) => m.role === 'system')?.content ?? '';
+        const user = messages.find((m) => m.role === 'user')?.content ?? '';
         const request = requestText(user);
+        record('chat', request);
+        if (!Array.isArray(body.messages) || !body.model) return error(res, 400, 'model and messages are required.');
         if (await misbehave(res, request)) return;
         const brand = (system.match(/for the brand "([^"]+)"/) ?? [null, 'your brand'])[1];
         const use = (system.match(/Use these words where natural: ([^.;]+)/) ?? [null, ''])[1].trim();
@@ -106,28 +121,28 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
         });
       }
       if (req.method === 'POST' && url.pathname === '/v1/images/generations') {
-        stats.images++;
         let body;
-        try { body = JSON.parse(raw.toString()); } catch { return error(res, 400, 'Invalid JSON.'); }
+        try { body = JSON.parse(raw.toString()); } catch { record('images', ''); return error(res, 400, 'Invalid JSON.'); }
+        record('images', requestText(String(body.prompt ?? '')));
         if (!body.prompt) return error(res, 400, 'prompt is required.');
         if (await misbehave(res, requestText(body.prompt))) return;
         return send(res, 200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: image(body.prompt, body.size) }] });
       }
       if (req.method === 'POST' && url.pathname === '/v1/images/edits') {
-        stats.edits++;
         const text = raw.toString('latin1');
+        const prompt = (text.match(/name="prompt"\r\n\r\n([\s\S]*?)\r\n--/) ?? [null, ''])[1];
+        record('edits', requestText(Buffer.from(prompt, 'latin1').toString('utf8')));
         if (!/multipart\/form-data/.test(req.headers['content-type'] ?? '')) return error(res, 400, 'Send multipart/form-data.');
         const images = (text.match(/name="image\[\]"/g) ?? []).length;
         if (!images) return error(res, 400, 'At least one image[] is required.');
-        const prompt = (text.match(/name="prompt"\r\n\r\n([\s\S]*?)\r\n--/) ?? [null, ''])[1];
         const size = (text.match(/name="size"\r\n\r\n([\s\S]*?)\r\n--/) ?? [null, '1024x1024'])[1];
         if (await misbehave(res, requestText(prompt))) return;
         return send(res, 200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: image(prompt, size) }] });
       }
       if (req.method === 'POST' && url.pathname === '/v1/moderations') {
-        stats.moderations++;
         const body = JSON.parse(raw.toString() || '{}');
         const input = String(body.input ?? '');
+        record('moderations', input);
         const violence = /#flag|violence/i.test(input);
         return send(res, 200, { id: `modr-${Date.now()}`, model: body.model, results: [{ flagged: violence, categories: { violence }, category_scores: { violence: violence ? 0.99 : 0.01 } }] });
       }
@@ -136,6 +151,9 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
       return error(res, 500, e.message, 'server_error');
     }
   });
+  // Node closes a kept-alive connection after 5 s idle by default; workerd may send the
+  // next call on it just as it closes, and that call fails. Keep idle connections longer.
+  server.keepAliveTimeout = 120_000;
   return new Promise((resolve) => {
     server.listen(port, '127.0.0.1', () => {
       const base = `http://127.0.0.1:${server.address().port}`;

@@ -53,6 +53,8 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
   await revoke.click();
   await page.locator('.toast', { hasText: 'Session revoked.' }).waitFor();
   assert.equal((await other.get('/api/me')).status, 401);
+  // The page shows the toast, then fetches the list again: wait for that before counting.
+  await page.getByRole('button', { name: /Revoke session on/ }).waitFor({ state: 'detached' });
   assert.equal(await page.getByRole('button', { name: /Revoke session on/ }).count(), 0);
 
   await page.locator('#current_password').fill('compilers all the way down');

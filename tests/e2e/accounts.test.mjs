@@ -3,18 +3,18 @@
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startWorker, d1, kvEntries } from '../support/worker.mjs';
-import { Client, COOKIE, uniqueEmail, waitForEmail, tokenFrom } from '../support/client.mjs';
+import { sharedWorker, d1, kvEntries } from '../support/worker.mjs';
+import { Client, COOKIE, addresses, uniqueEmail, waitForEmail, tokenFrom } from '../support/client.mjs';
 import { assertProblem } from '../support/http.mjs';
 
 let worker;
-let ipCounter = 0;
-before(async () => { worker = await startWorker(); });
+const nextIp = addresses();
+before(async () => { worker = await sharedWorker(); });
 after(async () => { await worker?.stop(); });
 
 /** Each client comes from its own address, so the per-IP throttles of one test never
  * bleed into another (Cloudflare sets CF-Connecting-IP; locally the header passes). */
-const client = () => new Client(worker.base, { ip: `198.51.100.${++ipCounter}` });
+const client = () => new Client(worker.base, { ip: nextIp() });
 
 async function signedUp(email = uniqueEmail()) {
   const c = client();

@@ -4,13 +4,13 @@ import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startWorker, ROOT } from '../support/worker.mjs';
+import { sharedWorker, startWorker, ROOT } from '../support/worker.mjs';
 import { getJson, postJson, assertProblem } from '../support/http.mjs';
 // Every raw fetch retries a kept-alive socket the server closed while idle (docs/PLATFORM.md).
 import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
 
 let worker;
-before(async () => { worker = await startWorker(); });
+before(async () => { worker = await sharedWorker(); });
 after(async () => { await worker?.stop(); });
 
 const SECURITY_HEADERS = ['content-security-policy', 'strict-transport-security', 'referrer-policy',

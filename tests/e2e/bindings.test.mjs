@@ -9,6 +9,9 @@ import { getJson, postJson } from '../support/http.mjs';
 // Every raw fetch retries a kept-alive socket the server closed while idle (docs/PLATFORM.md).
 import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
 
+// A worker of its own: the dead-letter test times retries on the generation queue, which
+// the generation tests flood with hundreds of messages, and the cron tests read the
+// latest runs of each task.
 let worker;
 before(async () => { worker = await startWorker(); });
 after(async () => { await worker?.stop(); });

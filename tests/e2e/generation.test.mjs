@@ -2,22 +2,22 @@
 // B3), through wrangler dev and the inference stand-in.
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, eventually, d1 } from '../support/worker.mjs';
-import { Client, uniqueEmail } from '../support/client.mjs';
+import { sharedWorker, eventually, d1, inferenceCalls } from '../support/worker.mjs';
+import { Client, addresses, uniqueEmail } from '../support/client.mjs';
 import { assertProblem, getJson } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
 // Every raw fetch retries a kept-alive socket the server closed while idle (docs/PLATFORM.md).
 import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
 
 let worker;
-let ip = 0;
-before(async () => { worker = await startWorker(); });
+const nextIp = addresses();
+before(async () => { worker = await sharedWorker(); });
 after(async () => { await worker?.stop(); });
 
 const PRICES = { social_post: 1, ad_headlines: 1, product_description: 2, email_subject_lines: 1, image_square: 4, image_wide: 5, image_from_references: 6 };
 
 async function user(brand = { name: 'Fernleaf', voice: 'warm', words_to_use: ['cosy'], words_to_avoid: ['cheap'], colors: [{ hex: '#0e7c66', role: 'primary' }] }) {
-  const c = new Client(worker.base, { ip: `100.64.0.${++ip}` });
+  const c = new Client(worker.base, { ip: nextIp() });
   assert.equal((await c.signup({ email: uniqueEmail('gen') })).status, 201);
   const b = await c.post('/api/brands', brand);
   assert.equal(b.status, 201);
@@ -89,10 +89,11 @@ describe('generation', () => {
     });
     const ref = (await up.json()).upload.id;
     await c.patch(`/api/brands/${c.brandId}`, { reference_upload_ids: [ref] });
-    const before = worker.inference.stats.edits;
-    const job = await finished(c, (await submit(c, 'image_from_references', 'Same style, autumn leaves')).body.id);
+    const prompt = 'Same style, autumn leaves';
+    const before = (await inferenceCalls(worker, prompt)).edits;
+    const job = await finished(c, (await submit(c, 'image_from_references', prompt)).body.id);
     assert.equal(job.status, 'succeeded', job.failure_reason);
-    assert.equal(worker.inference.stats.edits, before + 1);
+    assert.equal((await inferenceCalls(worker, prompt)).edits, before + 1);
   });
 
   test('a permanent provider failure fails the job with a readable reason and costs nothing', async () => {
@@ -236,37 +237,34 @@ describe('the sweeper', () => {
 
 describe('concurrency', () => {
   test('200 submissions from 20 users with a fifth of provider calls failing and duplicate deliveries: every job ends, no hold remains, balances add up', { timeout: 240_000 }, async () => {
-    await worker.inference.setControl({ failure_rate: 0.2 });
-    try {
-      const users = await Promise.all(Array.from({ length: 20 }, () => user()));
-      const types = ['social_post', 'ad_headlines', 'product_description', 'image_square', 'email_subject_lines'];
-      const submissions = await Promise.all(users.flatMap((c, u) => Array.from({ length: 10 }, (_, i) =>
-        submit(c, types[(u + i) % types.length], `Post ${u}-${i}`).then((r) => ({ c, r })))));
-      for (const { r } of submissions) assert.equal(r.status, 202, JSON.stringify(r.body));
-      // Deliver every fifth job's message a second time.
-      await Promise.all(submissions.filter((_, i) => i % 5 === 0).map(({ r }) =>
-        fetch(`${worker.base}/api/_diag/generations/${r.body.id}/resend`, { method: 'POST' })));
+    // `#flaky-20`: the stand-in fails a fifth of the calls for these prompts (503 or 429),
+    // and only these, so the test files sharing the stand-in are not affected.
+    const users = await Promise.all(Array.from({ length: 20 }, () => user()));
+    const types = ['social_post', 'ad_headlines', 'product_description', 'image_square', 'email_subject_lines'];
+    const submissions = await Promise.all(users.flatMap((c, u) => Array.from({ length: 10 }, (_, i) =>
+      submit(c, types[(u + i) % types.length], `Post ${u}-${i} #flaky-20`).then((r) => ({ c, r })))));
+    for (const { r } of submissions) assert.equal(r.status, 202, JSON.stringify(r.body));
+    // Deliver every fifth job's message a second time.
+    await Promise.all(submissions.filter((_, i) => i % 5 === 0).map(({ r }) =>
+      fetch(`${worker.base}/api/_diag/generations/${r.body.id}/resend`, { method: 'POST' })));
 
-      await eventually(async () => {
-        const lists = await Promise.all(users.map((c) => c.get('/api/generations?limit=100')));
-        return lists.every((l) => l.body.items.length === 10 && l.body.items.every((j) => ['succeeded', 'failed'].includes(j.status)));
-      }, { timeoutMs: 200_000, intervalMs: 2000, what: 'all 200 jobs to finish' });
+    await eventually(async () => {
+      const lists = await Promise.all(users.map((c) => c.get('/api/generations?limit=100')));
+      return lists.every((l) => l.body.items.length === 10 && l.body.items.every((j) => ['succeeded', 'failed'].includes(j.status)));
+    }, { timeoutMs: 200_000, intervalMs: 2000, what: 'all 200 jobs to finish' });
 
-      let succeeded = 0;
-      for (const c of users) {
-        const jobs = (await c.get('/api/generations?limit=100')).body.items;
-        const spent = jobs.filter((j) => j.status === 'succeeded').reduce((sum, j) => sum + PRICES[j.content_type], 0);
-        succeeded += jobs.filter((j) => j.status === 'succeeded').length;
-        const account = await credits(c);
-        assert.equal(account.held, 0);
-        assert.equal(account.balance, 50 - spent);
-        const ledger = (await c.get('/api/credits/ledger?limit=100')).body.items;
-        assert.equal(ledger.filter((e) => e.kind === 'hold').length, 10);
-        assert.equal(ledger.filter((e) => e.kind === 'capture' || e.kind === 'release').length, 10);
-      }
-      assert.ok(succeeded > 150, `only ${succeeded} of 200 succeeded`);
-    } finally {
-      await worker.inference.setControl({ failure_rate: 0 });
+    let succeeded = 0;
+    for (const c of users) {
+      const jobs = (await c.get('/api/generations?limit=100')).body.items;
+      const spent = jobs.filter((j) => j.status === 'succeeded').reduce((sum, j) => sum + PRICES[j.content_type], 0);
+      succeeded += jobs.filter((j) => j.status === 'succeeded').length;
+      const account = await credits(c);
+      assert.equal(account.held, 0);
+      assert.equal(account.balance, 50 - spent);
+      const ledger = (await c.get('/api/credits/ledger?limit=100')).body.items;
+      assert.equal(ledger.filter((e) => e.kind === 'hold').length, 10);
+      assert.equal(ledger.filter((e) => e.kind === 'capture' || e.kind === 'release').length, 10);
     }
+    assert.ok(succeeded > 150, `only ${succeeded} of 200 succeeded`);
   });
 });

@@ -6,7 +6,7 @@ import { startWorker } from '../support/worker.mjs';
 import { Client, uniqueEmail } from '../support/client.mjs';
 import { assertProblem } from '../support/http.mjs';
 
-const WINDOW_S = 6;
+const WINDOW_S = 10;
 let worker;
 before(async () => {
   worker = await startWorker({ vars: { AUTH_THROTTLE_WINDOW_SECONDS: String(WINDOW_S), SESSION_IDLE_SECONDS: '3' } });

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
-import { ROOT, startWorker } from './worker.mjs';
+import { ROOT, sharedWorker, startWorker } from './worker.mjs';
 
 /** Screenshots land here for a person to look at (not committed). */
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -18,13 +18,14 @@ export function launchBrowser() {
 }
 
 /**
- * Registers before/after hooks that start a worker and a browser for one test file and
+ * Registers before/after hooks that get a worker (the shared one, or with
+ * `workerOptions` one of the file's own) and start a browser for one test file, and
  * always stop both. Read `suite.worker` and `suite.browser` inside tests.
  */
-export function browserSuite(workerOptions = {}) {
+export function browserSuite(workerOptions) {
   const suite = {};
   before(async () => {
-    suite.worker = await startWorker(workerOptions);
+    suite.worker = workerOptions ? await startWorker(workerOptions) : await sharedWorker();
     suite.browser = await launchBrowser();
   });
   after(async () => {

@@ -47,6 +47,20 @@ export class Client {
   }
 }
 
+/**
+ * A source of client addresses (for CF-Connecting-IP) in a range of 10.0.0.0/8 picked at
+ * random per test file: files share one worker and its per-IP throttles, so each file
+ * acts from its own addresses, and each call returns a new one.
+ */
+export function addresses() {
+  const start = (10 << 24) + 1 + Math.floor(Math.random() * ((1 << 24) - 100_000));
+  let n = 0;
+  return () => {
+    const a = start + n++;
+    return [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
+  };
+}
+
 let counter = 0;
 /** A fresh address per call, so tests never share accounts. */
 export function uniqueEmail(tag = 'user') {

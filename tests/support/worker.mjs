@@ -1,9 +1,14 @@
-// Starts the real worker under `wrangler dev` (workerd) for one test file: its own port,
-// its own inspector port, its own fresh local state in a temporary folder (never the
-// .wrangler/state of a developer's `npm start`), and its own process group, which
-// stop() kills whole so no workerd is left holding a port.
+// Starts the real worker under `wrangler dev` (workerd): its own port, its own inspector
+// port, its own fresh local state in a temporary folder (never the .wrangler/state of a
+// developer's `npm start`), and its own process group, which stop() kills whole so no
+// workerd is left holding a port.
+//
+// `npm test` (tests/run.mjs) starts one such worker for the whole run and names it to
+// every test file in BLIMARI_TEST_WORKER; `sharedWorker()` returns it. A file that needs a
+// differently configured worker, or is run alone with `node --test`, starts its own.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -58,13 +63,20 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
     '--persist-to', persist, '--test-scheduled', '--var', `ENVIRONMENT:${environment}`,
   ];
+  // INFERENCE_TIMEOUT_SECONDS: short, so the timeout tests are quick, but with room for the
+  // shared worker under load (200 submissions at once while other files run: prompt
+  // screening answered in 7 s on a loaded 2-core machine, and a 5 s limit refused some).
   const allVars = {
     EMAIL_API_BASE: mailbox.base, EMAIL_API_KEY: mailbox.apiKey, DEV_MAILBOX_URL: `${mailbox.base}/`,
     INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest',
-    INFERENCE_TIMEOUT_SECONDS: '5', ...vars,
+    INFERENCE_TIMEOUT_SECONDS: '15', ...vars,
   };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Under tests/run.mjs, leave the process group's id where the runner looks, so it can
+  // kill this worker even if this test process is killed before stop() runs.
+  const groupFile = process.env.BLIMARI_TEST_GROUPS ? join(process.env.BLIMARI_TEST_GROUPS, String(child.pid)) : null;
+  if (groupFile) writeFileSync(groupFile, persist);
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
@@ -107,8 +119,29 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       await mailbox.close();
       await inference.close();
       rmSync(persist, { recursive: true, force: true });
+      if (groupFile) rmSync(groupFile, { force: true });
     },
   };
+}
+
+/**
+ * The worker every test file shares under `npm test` (started by tests/run.mjs, with the
+ * default configuration of `startWorker()`), or, when a file runs alone, a worker of its
+ * own. Either way `stop()` is safe to call: for the shared one it does nothing.
+ * The stand-ins of a shared worker live in the runner's process: reach them over HTTP
+ * (`waitForEmail`, `inferenceCalls`), never through in-process objects.
+ */
+export async function sharedWorker() {
+  const shared = process.env.BLIMARI_TEST_WORKER;
+  if (!shared) return startWorker();
+  const { base, mailbox, inference, persist } = JSON.parse(shared);
+  return { base, mailbox: { base: mailbox }, inference: { base: inference }, persist, shared: true, logs: () => '', async stop() {} };
+}
+
+/** Calls the inference stand-in received whose request text contains `text`, by endpoint. */
+export async function inferenceCalls(worker, text) {
+  const res = await fetch(`${worker.inference.base}/_stats?text=${encodeURIComponent(text)}`);
+  return res.json();
 }
 
 /**
@@ -136,16 +169,75 @@ export async function eventually(probe, { timeoutMs = 30_000, intervalMs = 250, 
   }
 }
 
-/** Runs SQL against a worker's local D1 (for arranging states the API cannot make). */
-export function d1(worker, sql) {
-  const out = execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'DB', '--local', '--persist-to', worker.persist,
-    '--json', '--command', sql], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return JSON.parse(out.toString())[0].results;
+const SQLITE3 = ['/usr/bin/sqlite3', '/usr/local/bin/sqlite3'].find((p) => existsSync(p));
+
+/** The SQLite file behind a local D1 database or KV namespace (wrangler 4.86's layout under --persist-to). */
+function sqliteFile(persist, kind) {
+  const dir = join(persist, 'v3', kind);
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite') : [];
+  return files.length === 1 ? join(dir, files[0]) : null;
 }
 
-/** Lists the keys of a worker's local KV namespace SESSIONS, with their values. */
+/** Runs SQL with the sqlite3 tool; returns the rows of its query. */
+function sqlite(file, sql) {
+  const out = execFileSync(SQLITE3, ['-json', '-bail', '-cmd', '.timeout 30000', '-cmd', 'PRAGMA foreign_keys = ON', file, sql],
+    { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+  return out ? JSON.parse(out) : [];
+}
+
+/**
+ * Runs SQL against a worker's local D1 (for arranging states the API cannot make), as one
+ * transaction, and returns the rows of its (single) query. With the sqlite3 command-line
+ * tool (scripts/test.sh installs it) it opens D1's SQLite file directly, beside the running
+ * worker: milliseconds, where `wrangler d1 execute` starts a workerd of its own for every
+ * call (seconds, and more on a loaded machine). Without it, `wrangler d1 execute`.
+ */
+export function d1(worker, sql) {
+  const file = SQLITE3 && sqliteFile(worker.persist, 'd1/miniflare-D1DatabaseObject');
+  if (file) {
+    // A query alone takes no lock a writer waits for (the database is in WAL mode); a
+    // change is one short transaction.
+    return sqlite(file, /^\s*SELECT\b/i.test(sql) ? sql : `BEGIN IMMEDIATE; ${sql}; COMMIT;`);
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'DB', '--local', '--persist-to', worker.persist,
+        '--json', '--command', sql], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      return JSON.parse(out.toString())[0].results;
+    } catch (e) {
+      // The running worker can hold the database's write lock for a moment.
+      if (attempt >= 5 || !/SQLITE_BUSY/.test(`${e.stderr}${e.stdout}`)) throw e;
+    }
+  }
+}
+
+/**
+ * Lists the keys of a worker's local KV namespace SESSIONS, with their values. Without
+ * sqlite3: one `kv key list` and one `kv bulk get`, however many keys there are by then.
+ */
 export function kvEntries(worker) {
-  const run = (args) => execFileSync(process.execPath, [WRANGLER, 'kv', 'key', ...args, '--binding', 'SESSIONS', '--local',
-    '--persist-to', worker.persist], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  return JSON.parse(run(['list'])).map((k) => ({ name: k.name, value: run(['get', k.name]) }));
+  // With sqlite3, read the namespace's index and value files directly (no workerd of its own).
+  const index = SQLITE3 && sqliteFile(worker.persist, 'kv/miniflare-KVNamespaceObject');
+  if (index) {
+    const rows = sqlite(index, `SELECT key, blob_id FROM _mf_entries WHERE expiration IS NULL OR expiration > ${Date.now()}`);
+    const blobs = readdirSync(join(worker.persist, 'v3', 'kv')).filter((d) => d !== 'miniflare-KVNamespaceObject')
+      .map((d) => join(worker.persist, 'v3', 'kv', d, 'blobs'));
+    assert.equal(blobs.length, 1, `one KV namespace expected in ${worker.persist}`);
+    return rows.map((r) => ({ name: r.key, value: readFileSync(join(blobs[0], r.blob_id), 'utf8') }));
+  }
+  const run = (args) => execFileSync(process.execPath, [WRANGLER, 'kv', ...args, '--binding', 'SESSIONS', '--local',
+    '--persist-to', worker.persist], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const names = JSON.parse(run(['key', 'list'])).map((k) => k.name);
+  if (names.length === 0) return [];
+  const dir = mkdtempSync(join(tmpdir(), 'blimari-kv-'));
+  try {
+    const file = join(dir, 'keys.json');
+    writeFileSync(file, JSON.stringify(names));
+    // Prints {"name": {"value": "..."}, ...}, then a line "Success!".
+    const out = run(['bulk', 'get', file]);
+    const values = JSON.parse(out.slice(0, out.lastIndexOf('}') + 1));
+    return names.map((name) => ({ name, value: String(values[name]?.value ?? '') }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
