@@ -34,21 +34,46 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request, config: &Config) 
     json_body::parse(&bytes, limit)
 }
 
-/// Reads the body chunk by chunk and stops as soon as it passes `limit` bytes, so a
-/// body without `Content-Length` (chunked) is never buffered whole: `too_large` then.
+/// How much of an oversized body is read and thrown away so the client (and the
+/// connection it came on) gets the 413 cleanly; beyond this the stream is cancelled.
+const DISCARD_AT_MOST: usize = 8 * 1024 * 1024;
+
+/// Reads the body chunk by chunk and stops keeping it as soon as it passes `limit`
+/// bytes, so a body without `Content-Length` (chunked) is never buffered whole:
+/// `too_large` then. The rest is read and discarded (up to `DISCARD_AT_MOST`, then the
+/// stream is cancelled): answering with a request body half read wedges the connection
+/// in local `wrangler dev` (docs/PLATFORM.md).
 pub async fn read_body(req: &mut Request, limit: usize, too_large: AppError) -> Result<Vec<u8>, AppError> {
-    use futures_util::StreamExt;
-    let unreadable = |e: worker::Error| AppError::MalformedJson { detail: format!("The body could not be read: {e}") };
+    use wasm_bindgen::JsCast;
+    let unreadable = |_| AppError::MalformedJson { detail: "The body could not be read.".into() };
     let mut body = Vec::new();
-    let Ok(mut stream) = req.stream() else { return Ok(body) }; // no body at all
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(unreadable)?;
-        if body.len() + chunk.len() > limit {
+    let Some(stream) = req.inner().body() else { return Ok(body) }; // no body at all
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    loop {
+        let result = wasm_bindgen_futures::JsFuture::from(reader.read()).await.map_err(unreadable)?;
+        let done = js_sys::Reflect::get(&result, &"done".into()).map_err(unreadable)?.as_bool().unwrap_or(true);
+        if done {
+            return Ok(body);
+        }
+        let chunk = js_sys::Uint8Array::new(&js_sys::Reflect::get(&result, &"value".into()).map_err(unreadable)?);
+        if body.len() + chunk.length() as usize > limit {
+            discard_rest(&reader, body.len() + chunk.length() as usize).await;
             return Err(too_large);
         }
-        body.extend_from_slice(&chunk);
+        body.extend_from_slice(&chunk.to_vec());
     }
-    Ok(body)
+}
+
+async fn discard_rest(reader: &web_sys::ReadableStreamDefaultReader, mut seen: usize) {
+    while seen <= DISCARD_AT_MOST {
+        let Ok(result) = wasm_bindgen_futures::JsFuture::from(reader.read()).await else { return };
+        if js_sys::Reflect::get(&result, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            return;
+        }
+        let value = js_sys::Reflect::get(&result, &"value".into()).unwrap_or_default();
+        seen += js_sys::Uint8Array::new(&value).length() as usize;
+    }
+    let _ = wasm_bindgen_futures::JsFuture::from(reader.cancel()).await;
 }
 
 /// `?cursor=` and `?limit=` (1–100) of a list request, plus the other query pairs.

@@ -3,7 +3,7 @@
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedWorker, eventually, d1, inferenceCalls } from '../support/worker.mjs';
-import { Client, addresses, uniqueEmail } from '../support/client.mjs';
+import { Client, addresses, uniqueEmail, verifyEmail } from '../support/client.mjs';
 import { assertProblem, getJson } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
 // Every raw fetch retries a kept-alive socket the server closed while idle (docs/PLATFORM.md).
@@ -18,7 +18,9 @@ const PRICES = { social_post: 1, ad_headlines: 1, product_description: 2, email_
 
 async function user(brand = { name: 'Fernleaf', voice: 'warm', words_to_use: ['cosy'], words_to_avoid: ['cheap'], colors: [{ hex: '#0e7c66', role: 'primary' }] }) {
   const c = new Client(worker.base, { ip: nextIp() });
-  assert.equal((await c.signup({ email: uniqueEmail('gen') })).status, 201);
+  const email = uniqueEmail('gen');
+  assert.equal((await c.signup({ email })).status, 201);
+  await verifyEmail(worker, email); // the starter credits come with a confirmed address
   const b = await c.post('/api/brands', brand);
   assert.equal(b.status, 201);
   c.brandId = b.body.id;
@@ -39,7 +41,7 @@ const credits = async (c) => (await c.get('/api/credits')).body;
 const ledgerKinds = async (c) => (await c.get('/api/credits/ledger?limit=100')).body.items.map((e) => e.kind).sort();
 
 describe('prices and credits', () => {
-  test('content types list their prices, and a new account has its starter grant', async () => {
+  test('content types list their prices, and a verified account has its starter grant', async () => {
     const types = (await getJson(worker.base, '/api/content-types')).body.items;
     assert.deepEqual(Object.fromEntries(types.map((t) => [t.id, t.price])), PRICES);
     const c = await user();
