@@ -49,6 +49,8 @@ async function main() {
 
   let worker = null;
   let tests = null;
+  let postgres = null;
+  let gateway = null;
   let finishing = false;
 
   const killGroup = (pid, signal) => { try { process.kill(-pid, signal); } catch { /* gone */ } };
@@ -82,10 +84,23 @@ async function main() {
       await worker.stop().catch((e) => console.error(`stopping the shared worker: ${e.message}`));
     }
     killLeftovers();
+    await gateway?.close().catch(() => {});
+    try { postgres?.stop(); } catch (e) { console.error(`stopping PostgreSQL: ${e.message}`); }
     process.exit(code);
   }
   for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
     process.on(signal, () => { console.error(`\n${signal}: stopping every worker`); finish(128 + number); });
+  }
+
+  // Neon mode: one PostgreSQL and one Neon gateway for the run; each worker gets its own
+  // database there (tests/support/worker.mjs).
+  if (process.env.BLIMARI_TEST_DB === 'neon') {
+    const { startPostgres } = await import('./neon/postgres.mjs');
+    const { startNeonGateway } = await import('../scripts/standins/neon-gateway.mjs');
+    postgres = startPostgres();
+    gateway = await startNeonGateway();
+    process.env.BLIMARI_TEST_PG = JSON.stringify({ admin: postgres.url, gateway: gateway.url });
+    console.error(`Neon mode: PostgreSQL at ${postgres.url}, gateway at ${gateway.url}`);
   }
 
   const started = Date.now();
@@ -100,7 +115,7 @@ async function main() {
   const env = {
     ...process.env,
     BLIMARI_TEST_WORKER: JSON.stringify({
-      base: worker.base, mailbox: worker.mailbox.base, inference: worker.inference.base, persist: worker.persist,
+      base: worker.base, mailbox: worker.mailbox.base, inference: worker.inference.base, persist: worker.persist, neonUrl: worker.neonUrl,
     }),
   };
   // This file again, with --ordered, in its own process group, so a signal to this runner

@@ -49,9 +49,26 @@ export async function startWorker(options = {}) {
   }
 }
 
+/**
+ * Neon mode (`BLIMARI_TEST_DB=neon`, set up by tests/run.mjs): every worker gets a fresh
+ * database of its own in the run's PostgreSQL, with the migrations applied, reached
+ * through the Neon HTTP gateway. `BLIMARI_TEST_PG` is JSON `{ admin, gateway }`.
+ */
+async function neonDatabase() {
+  if (!process.env.BLIMARI_TEST_PG) return null;
+  const { admin, gateway } = JSON.parse(process.env.BLIMARI_TEST_PG);
+  const name = `t_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+  execFileSync('psql', [admin, '-q', '-c', `CREATE DATABASE ${name}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = admin.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
+  const { applyPostgres } = await import('../../scripts/migrate.mjs');
+  await applyPostgres(url);
+  return { url, gateway };
+}
+
 async function startWorkerOnce({ environment = 'development', vars = {} } = {}) {
   const mailbox = await startEmailStandin();
   const inference = await startInferenceStandin();
+  const neon = await neonDatabase();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
   execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
@@ -69,7 +86,9 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   const allVars = {
     EMAIL_API_BASE: mailbox.base, EMAIL_API_KEY: mailbox.apiKey, DEV_MAILBOX_URL: `${mailbox.base}/`,
     INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest',
-    INFERENCE_TIMEOUT_SECONDS: '15', ...vars,
+    INFERENCE_TIMEOUT_SECONDS: '15',
+    ...(neon ? { DATABASE_URL: neon.url, NEON_HTTP_ENDPOINT: neon.gateway } : {}),
+    ...vars,
   };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -110,6 +129,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     mailbox,
     inference,
     persist,
+    neonUrl: neon?.url,
     logs: () => output,
     async stop() {
       killGroup('SIGTERM');
@@ -134,8 +154,8 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
 export async function sharedWorker() {
   const shared = process.env.BLIMARI_TEST_WORKER;
   if (!shared) return startWorker();
-  const { base, mailbox, inference, persist } = JSON.parse(shared);
-  return { base, mailbox: { base: mailbox }, inference: { base: inference }, persist, shared: true, logs: () => '', async stop() {} };
+  const { base, mailbox, inference, persist, neonUrl } = JSON.parse(shared);
+  return { base, mailbox: { base: mailbox }, inference: { base: inference }, persist, neonUrl, shared: true, logs: () => '', async stop() {} };
 }
 
 /** Calls the inference stand-in received whose request text contains `text`, by endpoint. */
@@ -193,6 +213,13 @@ function sqlite(file, sql) {
  * call (seconds, and more on a loaded machine). Without it, `wrangler d1 execute`.
  */
 export function d1(worker, sql) {
+  if (worker.neonUrl) {
+    // Neon mode: the same SQL on the worker's PostgreSQL database, rows as JSON.
+    const select = /^\s*SELECT\b/i.test(sql);
+    const query = select ? `SELECT coalesce(json_agg(t), '[]'::json) FROM (${sql}) t` : sql;
+    const out = execFileSync('psql', [worker.neonUrl, '-At', '-q', '-c', query], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return select ? JSON.parse(out.trim() || '[]') : [];
+  }
   const file = SQLITE3 && sqliteFile(worker.persist, 'd1/miniflare-D1DatabaseObject');
   if (file) {
     // A query alone takes no lock a writer waits for (the database is in WAL mode); a
