@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# npm test: set up what is missing, then run every test: the pure core (cargo test),
-# then the end-to-end and browser tests (tests/run.mjs: one shared wrangler dev, then
-# node --test over tests/e2e and tests/browser, several files at a time).
+# npm test: set up what is missing, then run every test:
+#   1. the pure core and its native SQL tests (cargo test), and the Node unit tests;
+#   2. the Neon protocol: the gateway against Neon's own driver, and the app's SQL on a
+#      real PostgreSQL (scripts/postgres.sh starts a throwaway cluster);
+#   3. the end-to-end and browser suite on D1 (tests/run.mjs: one shared wrangler dev,
+#      several files at a time), then the same suite in Neon mode (BLIMARI_TEST_DB=neon).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/python.sh"
 ensure_node_modules
 if [ ! -x /usr/bin/chromium ]; then
   step "Installing Debian's Chromium for the browser tests"
@@ -12,9 +16,22 @@ if ! command -v sqlite3 >/dev/null; then
   step "Installing sqlite3 (tests read and arrange the local D1 with it)"
   apt_install sqlite3
 fi
-step "Unit tests of the pure core (cargo test)"
-(cd "$ROOT" && cargo test --locked --quiet)
-build_worker
-step "End-to-end and browser tests (tests/run.mjs: node --test, wrangler dev)"
+ensure_postgres
+step "Python test tools (schemathesis)"
+ensure_schemathesis
 cd "$ROOT"
+
+step "1/4 Unit tests of the pure core (cargo test) and of the scripts (node --test tests/unit)"
+cargo test --locked --quiet
+node --test --test-reporter=spec tests/unit/
+
+step "2/4 Neon protocol: the gateway against @neondatabase/serverless, the app's SQL on PostgreSQL"
+node --test --test-reporter=spec tests/neon/
+cargo test --locked --quiet --test neon_postgres -- --ignored
+
+build_worker
+step "3/4 End-to-end and browser tests on D1 (tests/run.mjs)"
 node tests/run.mjs
+
+step "4/4 The same end-to-end and browser tests in Neon mode (PostgreSQL through the Neon gateway)"
+BLIMARI_TEST_DB=neon node tests/run.mjs
