@@ -116,7 +116,7 @@ describe('Cron', () => {
     }
     const sweep = runs.find((r) => r.task === 'sweep');
     assert.equal(sweep.outcome, 'ok');
-    assert.match(sweep.detail, /interrupted uploads removed: \d+; expired leases requeued: \d+; outbox sent: \d+ of \d+/);
+    assert.match(sweep.detail, /interrupted uploads removed: \d+ \(failed \d+\); expired leases requeued: \d+; jobs failed: \d+; stale jobs resent: \d+; outbox sent: \d+; job errors: \d+/);
   });
 
   test('a schedule with no task is recorded as an error, not ignored', async () => {
