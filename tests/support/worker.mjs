@@ -10,6 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmailStandin } from '../../scripts/standins/email.mjs';
 import { startInferenceStandin } from '../../scripts/standins/inference.mjs';
+import { startStripeStandin } from '../../scripts/standins/stripe.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -47,6 +48,7 @@ export async function startWorker(options = {}) {
 async function startWorkerOnce({ environment = 'development', vars = {} } = {}) {
   const mailbox = await startEmailStandin();
   const inference = await startInferenceStandin();
+  const stripe = await startStripeStandin();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
   execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
@@ -61,7 +63,8 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   const allVars = {
     EMAIL_API_BASE: mailbox.base, EMAIL_API_KEY: mailbox.apiKey, DEV_MAILBOX_URL: `${mailbox.base}/`,
     INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest',
-    INFERENCE_TIMEOUT_SECONDS: '5', ...vars,
+    INFERENCE_TIMEOUT_SECONDS: '5',
+    STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, ...vars,
   };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -73,11 +76,13 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   process.once('exit', onExit);
 
   const base = `http://127.0.0.1:${port}`;
+  stripe.webhookUrl = `${base}/api/webhooks/stripe`;
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) {
       await mailbox.close();
       await inference.close();
+      await stripe.close();
       throw new Error(`wrangler dev exited early:\n${output}`);
     }
     try {
@@ -88,6 +93,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       killGroup('SIGKILL');
       await mailbox.close();
       await inference.close();
+      await stripe.close();
       throw new Error(`wrangler dev did not answer /api/health within 90 s:\n${output}`);
     }
     await sleep(200);
@@ -97,6 +103,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     base,
     mailbox,
     inference,
+    stripe,
     persist,
     logs: () => output,
     async stop() {
@@ -106,6 +113,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       process.removeListener('exit', onExit);
       await mailbox.close();
       await inference.close();
+      await stripe.close();
       rmSync(persist, { recursive: true, force: true });
     },
   };
