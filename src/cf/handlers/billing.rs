@@ -53,12 +53,19 @@ pub async fn checkout(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> Handled
         Some(_) => return Err(AppError::validation("Idempotency-Key", "Use 1–200 visible ASCII characters.")),
         None => crate::platform::ids::new_id("checkout"),
     };
+    // Stripe sends the browser back where it came from: in production the configured
+    // origin; in development the one the browser used (wrangler.toml names production's).
+    let origin = match req.url() {
+        Ok(url) if !ctx.config.diagnostics_enabled() || url.host_str().is_none() => ctx.origin.clone(),
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => ctx.origin.clone(),
+    };
     let request = CheckoutRequest {
         user_id: &me.user_id,
         email: &user.email,
         pack,
-        success_url: format!("{}/credits?checkout=success&session_id={{CHECKOUT_SESSION_ID}}", ctx.origin),
-        cancel_url: format!("{}/pricing?checkout=cancelled", ctx.origin),
+        success_url: format!("{origin}/credits?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: format!("{origin}/pricing?checkout=cancelled"),
     };
     let created = billing::start_checkout(&ctx.db, &payments, &request, &key, ctx.now).await?;
     json(201, &serde_json::json!({ "session_id": created.id, "url": created.url }))
