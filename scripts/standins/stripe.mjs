@@ -278,6 +278,7 @@ export function startStripeStandin({ port = 0, secretKey = 'sk_test_blimari_loca
         const [status, out] = m[2] === 'pay' ? await pay(s, body) : m[2] === 'refund' ? await refund(s, body.amount) : await dispute(s, body.status);
         return send(res, status, status === 200 ? out : { error: out });
       }
+      if (path === '/favicon.ico') { res.writeHead(204); return res.end(); }
       if (req.method === 'GET' && path === '/_test/requests') return send(res, 200, requests);
       if (req.method === 'GET' && path === '/_test/deliveries') return send(res, 200, deliveries);
       if ((m = path.match(/^\/c\/pay\/([^/]+)$/))) {
