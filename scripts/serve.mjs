@@ -9,6 +9,7 @@ import { cronSchedules, cronMatches, scheduleEveryMinute } from './cron.mjs';
 import { startEmailStandin } from './standins/email.mjs';
 import { startInferenceStandin } from './standins/inference.mjs';
 import { startNeonGateway } from './standins/neon-gateway.mjs';
+import { startStripeStandin } from './standins/stripe.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = process.env.PORT ?? '8787';
@@ -24,7 +25,7 @@ const vars = { ENVIRONMENT: 'development', APP_BASE_URL: `http://127.0.0.1:${por
 for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
   'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
   'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS',
-  'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT']) {
+  'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'CREDIT_PACKS']) {
   if (process.env[key]) vars[key] = process.env[key];
 }
 const notes = [];
@@ -45,6 +46,17 @@ if (process.env.BLIMARI_NEON_GATEWAY && !process.env.NEON_HTTP_ENDPOINT) {
   const gateway = await startNeonGateway();
   vars.NEON_HTTP_ENDPOINT = gateway.url;
   notes.push(`Neon HTTP gateway onto the local PostgreSQL: ${gateway.url}`);
+}
+
+if (!process.env.STRIPE_API_BASE) {
+  // Honours the keys from the environment, so the worker and the stand-in agree.
+  const stripe = await startStripeStandin({
+    secretKey: process.env.STRIPE_SECRET_KEY || undefined,
+    webhookSecret: process.env.STRIPE_WEBHOOK_SECRET || undefined,
+    webhookUrl: `${vars.APP_BASE_URL}/api/webhooks/stripe`,
+  });
+  Object.assign(vars, { STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret });
+  notes.push(`Stripe stand-in (Checkout, webhooks to /api/webhooks/stripe): ${stripe.base}`);
 }
 
 const args = [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port,

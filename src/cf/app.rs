@@ -2,7 +2,7 @@
 //! request log line, the same for every API response.
 
 use super::context::{isolate_config, Ctx};
-use super::handlers::{accounts, diagnostics, generation, library};
+use super::handlers::{accounts, billing, diagnostics, generation, library};
 use super::http::{json, Handled};
 use crate::accounts::authentication::{authenticate, SignedIn};
 use crate::http::problem::{AppError, PROBLEM_CONTENT_TYPE};
@@ -148,6 +148,10 @@ async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&
         Route::DeleteGeneration { id } => generation::delete(ctx, me(signed_in)?, &id).await,
         Route::Credits => generation::credits(ctx, me(signed_in)?).await,
         Route::CreditLedger => generation::ledger_entries(ctx, me(signed_in)?, &req).await,
+        Route::BillingPacks => billing::packs(ctx),
+        Route::BillingCheckout => billing::checkout(ctx, me(signed_in)?, req).await,
+        Route::BillingPurchases => billing::purchases(ctx, me(signed_in)?, &req).await,
+        Route::StripeWebhook => billing::webhook(ctx, req).await,
         Route::Diag(d) if ctx.config.diagnostics_enabled() => diagnostics::handle(ctx, d, req).await,
         Route::Diag(_) => Err(AppError::NotFound),
     }

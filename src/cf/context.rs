@@ -7,6 +7,7 @@ use super::adapters::inference::OpenAiCompatible;
 use super::adapters::kv::KvSessions;
 use super::adapters::queues::Queues;
 use super::adapters::r2::R2;
+use super::adapters::stripe::StripeApi;
 use crate::accounts::mail::{Mailer, OutgoingEmail};
 use crate::accounts::sessions;
 use crate::http::problem::AppError;
@@ -39,6 +40,10 @@ pub fn isolate_config(env: &Env) -> Result<&'static Config, AppError> {
 /// D1, or Neon when `DATABASE_URL` is set (README, "Neon").
 pub fn database(env: &Env, config: &Config) -> Result<Database, AppError> {
     Database::from_env(env, &config.database).map_err(AppError::internal)
+}
+
+pub fn payments(config: &'static Config) -> Option<StripeApi<'static>> {
+    config.billing.secret_key.as_deref().map(|secret_key| StripeApi { config: &config.billing, secret_key })
 }
 
 pub fn bucket(env: &Env) -> Result<R2, AppError> {
@@ -106,6 +111,11 @@ impl<'a> Ctx<'a> {
 
     pub fn queues(&self) -> Queues<'_> {
         Queues(self.env)
+    }
+
+    /// Stripe, when `STRIPE_SECRET_KEY` is set.
+    pub fn payments(&self) -> Option<StripeApi<'static>> {
+        payments(self.config)
     }
 
     pub fn inference(&self) -> OpenAiCompatible<'static> {

@@ -13,7 +13,7 @@ use crate::generation::service;
 use crate::platform::queue_messages::{parse_message, Outcome, QueueMessage, QueueName};
 use worker::{event, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
 
-use context::{bucket, database, isolate_config};
+use context::{bucket, database, isolate_config, payments};
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
@@ -71,6 +71,10 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Resul
     let lease_ms = crate::generation::jobs::lease_ms(config.inference.timeout_ms);
     Ok(match message {
         QueueMessage::Probe { probe_id, fail } => crate::ops::probes::consume(&db, queue, &probe_id, fail, SystemClock.now_ms()).await,
+        QueueMessage::StripeEvent { event_id } if queue.is_dead_letter() => {
+            crate::credits::billing::dead_lettered(&db, &event_id, SystemClock.now_ms()).await
+        }
+        QueueMessage::StripeEvent { event_id } => crate::credits::billing::consume_event(&db, &event_id, SystemClock.now_ms()).await,
         QueueMessage::Generate { job_id } if queue.is_dead_letter() => service::dead_lettered(&db, &job_id, SystemClock.now_ms()).await,
         QueueMessage::Generate { job_id } => {
             if config.diagnostics_enabled() {
@@ -111,15 +115,15 @@ async fn apply(env: &Env, queue: QueueName, message: &worker::RawMessage, body: 
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let bindings = isolate_config(&env).and_then(|config| Ok((database(&env, config)?, bucket(&env)?)));
-    let (db, blobs) = match bindings {
+    let bindings = isolate_config(&env).and_then(|config| Ok((database(&env, config)?, bucket(&env)?, payments(config))));
+    let (db, blobs, stripe) = match bindings {
         Ok(both) => both,
         _ => {
             log::emit(Level::Error, "scheduled run without its bindings", serde_json::json!({ "cron": event.cron() }));
             return;
         }
     };
-    let run = crate::ops::cron::run_scheduled(&db, &blobs, &adapters::queues::Queues(&env), &SystemClock, &event.cron()).await;
+    let run = crate::ops::cron::run_scheduled(&db, &blobs, &adapters::queues::Queues(&env), stripe.as_ref(), &SystemClock, &event.cron()).await;
     let level = if run.outcome == "ok" { Level::Info } else { Level::Error };
     log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
 }

@@ -138,6 +138,44 @@ pub fn release(user_id: &str, job_id: &str, price: i64, now_ms: i64) -> Vec<Stat
     ]
 }
 
+/// Adds credits that first pay off any debt (purchases, restores after a dispute won):
+/// of `amount`, `min(debt, amount)` settles the debt and the rest joins the balance.
+pub fn credit_paying_debt(user_id: &str, kind: EntryKind, amount: i64, reference: &str, now_ms: i64) -> Vec<Statement> {
+    vec![
+        entry(user_id, kind, amount, reference, None, now_ms),
+        // Both SET expressions read the row as it was (SQLite and Postgres alike).
+        Statement::new(
+            "UPDATE credit_accounts SET balance = balance + CASE WHEN debt >= ? THEN 0 ELSE ? - debt END, \
+             debt = CASE WHEN debt >= ? THEN debt - ? ELSE 0 END, updated_at = ? WHERE user_id = ?",
+        )
+        .bind(amount)
+        .bind(amount)
+        .bind(amount)
+        .bind(amount)
+        .bind(now_ms)
+        .bind(user_id),
+    ]
+}
+
+/// E4: takes credits back (refunds, disputes). What the balance does not cover becomes
+/// debt, which blocks new generations until a purchase pays it; held credits belong to
+/// running jobs and are left alone.
+pub fn clawback(user_id: &str, amount: i64, reference: &str, now_ms: i64) -> Vec<Statement> {
+    vec![
+        entry(user_id, EntryKind::Clawback, amount, reference, None, now_ms),
+        Statement::new(
+            "UPDATE credit_accounts SET balance = CASE WHEN balance >= ? THEN balance - ? ELSE 0 END, \
+             debt = debt + CASE WHEN balance >= ? THEN 0 ELSE ? - balance END, updated_at = ? WHERE user_id = ?",
+        )
+        .bind(amount)
+        .bind(amount)
+        .bind(amount)
+        .bind(amount)
+        .bind(now_ms)
+        .bind(user_id),
+    ]
+}
+
 /// A batch failed because this reference was already applied.
 pub fn is_duplicate_reference(e: &DbError) -> bool {
     e.violates_unique("ledger_entries", &["reference"])

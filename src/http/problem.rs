@@ -23,6 +23,8 @@ pub enum AppError {
     UnsupportedMediaType { expected: &'static str },
     /// The body is not JSON at all (syntax error, truncated).
     MalformedJson { detail: String },
+    /// A request that is refused as it stands (a webhook whose signature does not verify).
+    BadRequest { detail: String },
     /// The body is JSON but not of the expected shape (unknown field, wrong type).
     InvalidBody { detail: String },
     /// A field's value breaks a rule; `field` is a JSON pointer-ish name like `email`.
@@ -71,7 +73,7 @@ impl AppError {
             AppError::MethodNotAllowed { .. } => 405,
             AppError::PayloadTooLarge { .. } | AppError::QuotaExceeded { .. } => 413,
             AppError::UnsupportedMediaType { .. } => 415,
-            AppError::MalformedJson { .. } => 400,
+            AppError::MalformedJson { .. } | AppError::BadRequest { .. } => 400,
             AppError::InvalidBody { .. } | AppError::Validation { .. } => 422,
             AppError::Conflict { .. } => 409,
             AppError::PaymentRequired { .. } => 402,
@@ -92,6 +94,7 @@ impl AppError {
             AppError::QuotaExceeded { .. } => ("storage-quota-exceeded", "Storage quota exceeded"),
             AppError::UnsupportedMediaType { .. } => ("unsupported-media-type", "Unsupported media type"),
             AppError::MalformedJson { .. } => ("malformed-json", "Malformed JSON"),
+            AppError::BadRequest { .. } => ("bad-request", "Bad request"),
             AppError::InvalidBody { .. } => ("invalid-body", "Invalid request body"),
             AppError::Validation { .. } => ("validation", "Invalid value"),
             AppError::Conflict { .. } => ("conflict", "Conflict"),
@@ -120,6 +123,7 @@ impl AppError {
             AppError::Unauthorized => "Sign in to continue. Your session has ended or was never started.".into(),
             AppError::InvalidCredentials => "The email address or password is incorrect.".into(),
             AppError::MalformedJson { detail }
+            | AppError::BadRequest { detail }
             | AppError::Forbidden { detail }
             | AppError::InvalidBody { detail }
             | AppError::Validation { detail, .. }

@@ -43,6 +43,11 @@ pub enum Route {
     DeleteGeneration { id: String },
     Credits,
     CreditLedger,
+    BillingPacks,
+    BillingCheckout,
+    BillingPurchases,
+    /// Stripe's events; the signature, not a session, is the authentication.
+    StripeWebhook,
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -80,12 +85,12 @@ impl Route {
         use Route::*;
         match self {
             Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | ContentTypes
-            | Diag(_) => Access::Public,
+            | BillingPacks | StripeWebhook | Diag(_) => Access::Public,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
-            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger => Access::Session,
+            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
             | UpdateBrand { .. } | DeleteBrand { .. } | DuplicateBrand { .. } | CreateUpload | DeleteUpload { .. }
-            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } => Access::ConfirmedSession,
+            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout => Access::ConfirmedSession,
         }
     }
 
@@ -128,6 +133,10 @@ impl Route {
             Route::DeleteGeneration { .. } => "DELETE /api/generations/{id}",
             Route::Credits => "GET /api/credits",
             Route::CreditLedger => "GET /api/credits/ledger",
+            Route::BillingPacks => "GET /api/billing/packs",
+            Route::BillingCheckout => "POST /api/billing/checkout",
+            Route::BillingPurchases => "GET /api/billing/purchases",
+            Route::StripeWebhook => "POST /api/webhooks/stripe",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -184,6 +193,10 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("DELETE", "/api/generations/gen_1"),
     ("GET", "/api/credits"),
     ("GET", "/api/credits/ledger"),
+    ("GET", "/api/billing/packs"),
+    ("POST", "/api/billing/checkout"),
+    ("GET", "/api/billing/purchases"),
+    ("POST", "/api/webhooks/stripe"),
     ("POST", "/api/_diag/kv"),
     ("GET", "/api/_diag/kv/k"),
     ("GET", "/api/_diag/blobs"),
@@ -267,6 +280,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ]),
         ["api", "credits"] => only("GET", Route::Credits),
         ["api", "credits", "ledger"] => only("GET", Route::CreditLedger),
+        ["api", "billing", "packs"] => only("GET", Route::BillingPacks),
+        ["api", "billing", "checkout"] => only("POST", Route::BillingCheckout),
+        ["api", "billing", "purchases"] => only("GET", Route::BillingPurchases),
+        ["api", "webhooks", "stripe"] => only("POST", Route::StripeWebhook),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -339,6 +356,10 @@ mod tests {
             Route::DeleteGeneration { .. } => 33,
             Route::Credits => 34,
             Route::CreditLedger => 35,
+            Route::BillingPacks => 47,
+            Route::BillingCheckout => 48,
+            Route::BillingPurchases => 49,
+            Route::StripeWebhook => 50,
             Route::Diag(d) => match d {
                 KvPut => 36,
                 KvGet { .. } => 37,
@@ -354,7 +375,7 @@ mod tests {
             },
         }
     }
-    const ROUTE_COUNT: usize = 47;
+    const ROUTE_COUNT: usize = 51;
 
     #[test]
     fn samples_cover_every_route() {
@@ -375,13 +396,24 @@ mod tests {
     fn every_signed_in_route_that_changes_state_confirms_the_session_in_the_database() {
         for path in ["/api/me", "/api/sessions", "/api/sessions/s", "/api/brands", "/api/brands/b", "/api/brands/b/duplicate",
             "/api/uploads", "/api/uploads/u", "/api/uploads/u/content", "/api/generations", "/api/generations/g",
-            "/api/credits", "/api/credits/ledger", "/api/activity", "/api/auth/password", "/api/auth/verify/resend"] {
+            "/api/credits", "/api/credits/ledger", "/api/activity", "/api/auth/password", "/api/auth/verify/resend",
+            "/api/billing/checkout", "/api/billing/purchases"] {
             for method in ["GET", "POST", "PATCH", "DELETE"] {
                 let Ok(route) = resolve(method, path) else { continue };
                 let expected = if method == "GET" { Access::Session } else { Access::ConfirmedSession };
                 assert_eq!(route.access(), expected, "{method} {path}");
             }
         }
+    }
+
+    #[test]
+    fn billing_routes_resolve_with_their_access() {
+        assert_eq!(resolve("GET", "/api/billing/packs").map(|r| r.access()), Ok(Access::Public));
+        assert_eq!(resolve("POST", "/api/billing/checkout").map(|r| r.access()), Ok(Access::ConfirmedSession));
+        assert_eq!(resolve("GET", "/api/billing/purchases").map(|r| r.access()), Ok(Access::Session));
+        // Stripe presents no session: the signature is checked by the handler.
+        assert_eq!(resolve("POST", "/api/webhooks/stripe").map(|r| r.access()), Ok(Access::Public));
+        assert_eq!(resolve("GET", "/api/webhooks/stripe").unwrap_err(), AppError::MethodNotAllowed { allow: vec!["POST"] });
     }
 
     #[test]
@@ -449,7 +481,8 @@ mod tests {
                 4 => proptest::sample::select(vec![
                     "api", "health", "auth", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
                     "duplicate", "uploads", "content", "generations", "credits", "ledger", "_diag", "kv", "blobs",
-                    "queues", "probes", "dead-letter", "cron-runs", "", ".", "..", "x_1",
+                    "queues", "probes", "dead-letter", "cron-runs", "billing", "packs", "checkout", "purchases", "webhooks", "stripe",
+                    "", ".", "..", "x_1",
                 ]).prop_map(String::from),
                 1 => tricky_text(6),
             ];

@@ -5,7 +5,7 @@ use crate::platform::clock::DAY_MS;
 
 /// Every minute: stuck jobs, unsent outbox rows, stale holds.
 pub const SWEEP_CRON: &str = "* * * * *";
-/// Daily at 03:17 UTC: the retention purge.
+/// Daily at 03:17 UTC: the retention purge and the billing reconciliation.
 pub const RETENTION_CRON: &str = "17 3 * * *";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,11 +179,24 @@ pub async fn retention(db: &impl crate::platform::db::Db, blobs: &impl crate::pl
     Ok(parts.join("; "))
 }
 
+/// E4: fulfils paid Checkout Sessions of the last three days that have no grant (their
+/// webhook was lost) and reports what it fixed; skipped when Stripe is not configured.
+pub async fn reconcile_billing<P: crate::credits::stripe::Payments>(db: &impl crate::platform::db::Db, payments: Option<&P>, now_ms: i64) -> Result<String, String> {
+    let Some(payments) = payments else { return Ok("billing reconciliation skipped: Stripe is not configured".into()) };
+    let r = crate::credits::billing::reconcile(db, payments, now_ms).await?;
+    let detail = format!("billing sessions checked: {}; fulfilled by reconciliation: {}; errors: {}", r.checked, r.fulfilled, r.errors);
+    if r.errors > 0 {
+        return Err(detail);
+    }
+    Ok(detail)
+}
+
 /// Runs the task for `cron` and records the run, success or failure.
-pub async fn run_scheduled(
+pub async fn run_scheduled<P: crate::credits::stripe::Payments>(
     db: &impl crate::platform::db::Db,
     blobs: &impl crate::platform::ports::Blobs,
     queues: &impl crate::platform::ports::Jobs,
+    payments: Option<&P>,
     clock: &impl crate::platform::clock::Clock,
     cron: &str,
 ) -> CronRun {
@@ -194,10 +207,14 @@ pub async fn run_scheduled(
             Ok(detail) => ("ok", detail),
             Err(e) => ("error", e.to_string()),
         },
-        Some(CronTask::Retention) => match retention(db, blobs, started_at).await {
-            Ok(detail) => ("ok", detail),
-            Err(e) => ("error", e.to_string()),
-        },
+        // Each part runs whatever the other did, and both are reported.
+        Some(CronTask::Retention) => {
+            let purge = retention(db, blobs, started_at).await.map_err(|e| e.to_string());
+            let billing = reconcile_billing(db, payments, started_at).await;
+            let outcome = if purge.is_ok() && billing.is_ok() { "ok" } else { "error" };
+            let part = |r: Result<String, String>| r.unwrap_or_else(|e| e);
+            (outcome, format!("{}; {}", part(purge), part(billing)))
+        }
         None => ("error", "no task is scheduled on this cron expression".to_string()),
     };
     let run = CronRun {

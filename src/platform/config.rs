@@ -65,6 +65,67 @@ pub struct Config {
     pub storage_quota_bytes: i64,
     pub inference: InferenceConfig,
     pub starter_credits: i64,
+    pub billing: BillingConfig,
+}
+
+/// Stripe (E3): the API, its keys and the packs on sale.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BillingConfig {
+    /// `https://api.stripe.com`, or a stand-in; `/v1/...` is appended.
+    pub api_base: String,
+    /// Without it checkout answers 503 and reconciliation is skipped.
+    pub secret_key: Option<String>,
+    /// Endpoint signing secrets; several during a rotation (comma-separated).
+    pub webhook_secrets: Vec<String>,
+    pub packs: Vec<crate::credits::stripe::Pack>,
+}
+
+/// Never prints the keys.
+impl fmt::Debug for BillingConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BillingConfig")
+            .field("api_base", &self.api_base)
+            .field("api_key_set", &self.secret_key.is_some())
+            .field("signing_keys", &self.webhook_secrets.len())
+            .field("packs", &self.packs)
+            .finish()
+    }
+}
+
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+/// `id:credits:price in minor units:currency[:Stripe price id]`, comma-separated.
+pub const DEFAULT_CREDIT_PACKS: &str = "starter:100:900:usd,studio:500:3900:usd,agency:2000:12900:usd";
+
+/// Parses `CREDIT_PACKS`; every pack needs a unique id, positive credits and price, and
+/// a three-letter currency.
+pub fn parse_packs(raw: &str) -> Result<Vec<crate::credits::stripe::Pack>, String> {
+    let mut packs: Vec<crate::credits::stripe::Pack> = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let parts: Vec<&str> = item.split(':').map(str::trim).collect();
+        let bad = || format!("expected id:credits:amount:currency[:price], got {item:?}");
+        if !(4..=5).contains(&parts.len()) {
+            return Err(bad());
+        }
+        let id = parts[0];
+        if id.is_empty() || id.len() > 40 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(bad());
+        }
+        let credits = parts[1].parse::<i64>().ok().filter(|n| *n > 0 && *n <= 1_000_000).ok_or_else(bad)?;
+        let amount = parts[2].parse::<i64>().ok().filter(|n| *n > 0 && *n <= 100_000_000).ok_or_else(bad)?;
+        let currency = parts[3].to_ascii_lowercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(bad());
+        }
+        let stripe_price = parts.get(4).filter(|p| !p.is_empty()).map(|p| p.to_string());
+        if packs.iter().any(|p| p.id == id) {
+            return Err(format!("the pack id {id:?} appears twice"));
+        }
+        packs.push(crate::credits::stripe::Pack { id: id.into(), credits, amount, currency, stripe_price });
+    }
+    if packs.is_empty() {
+        return Err("expected at least one pack".into());
+    }
+    Ok(packs)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,6 +270,19 @@ impl Config {
                 timeout_ms: duration_ms(&lookup, "INFERENCE_TIMEOUT_SECONDS", 60)?,
             },
             starter_credits: positive_number(&lookup, "STARTER_CREDITS", crate::credits::ledger::STARTER_GRANT)?,
+            billing: BillingConfig {
+                api_base: match non_empty("STRIPE_API_BASE") {
+                    None => DEFAULT_STRIPE_API_BASE.into(),
+                    Some(url) if has_http_host(url.trim_end_matches('/')) => url.trim_end_matches('/').trim_end_matches("/v1").to_owned(),
+                    Some(url) => return Err(ConfigError { key: "STRIPE_API_BASE", reason: format!("expected an http(s) URL, got {url:?}") }),
+                },
+                secret_key: non_empty("STRIPE_SECRET_KEY"),
+                webhook_secrets: non_empty("STRIPE_WEBHOOK_SECRET")
+                    .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                    .unwrap_or_default(),
+                packs: parse_packs(&non_empty("CREDIT_PACKS").unwrap_or_else(|| DEFAULT_CREDIT_PACKS.into()))
+                    .map_err(|reason| ConfigError { key: "CREDIT_PACKS", reason })?,
+            },
         })
     }
 
@@ -325,6 +399,27 @@ mod tests {
         let c = config(&[("DATABASE_URL", "postgres://u@127.0.0.1:5432/db"), ("NEON_HTTP_ENDPOINT", "http://127.0.0.1:4444/sql")]).unwrap();
         assert!(matches!(c.database, DatabaseConfig::Neon { endpoint, .. } if endpoint == "http://127.0.0.1:4444/sql"));
         assert_eq!(config(&[("DATABASE_URL", " ")]).unwrap().database, DatabaseConfig::D1);
+    }
+
+    #[test]
+    fn billing_defaults_to_stripe_with_three_packs_and_accepts_rotated_secrets() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.billing.api_base, DEFAULT_STRIPE_API_BASE);
+        assert_eq!(c.billing.secret_key, None);
+        assert!(c.billing.webhook_secrets.is_empty());
+        assert_eq!(c.billing.packs.iter().map(|p| (p.id.as_str(), p.credits, p.amount)).collect::<Vec<_>>(),
+            vec![("starter", 100, 900), ("studio", 500, 3900), ("agency", 2000, 12900)]);
+        let c = config(&[("STRIPE_API_BASE", "http://127.0.0.1:9/v1/"), ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_new, whsec_old"), ("CREDIT_PACKS", "small:10:199:EUR:price_1")]).unwrap();
+        assert_eq!(c.billing.api_base, "http://127.0.0.1:9");
+        assert_eq!(c.billing.webhook_secrets, vec!["whsec_new".to_string(), "whsec_old".to_string()]);
+        assert_eq!(c.billing.packs[0].currency, "eur");
+        assert_eq!(c.billing.packs[0].stripe_price.as_deref(), Some("price_1"));
+        assert!(!format!("{:?}", c.billing).contains("sk_test_1"));
+        for bad in ["a:1:1", "a:0:100:usd", "a:1:100:dollars", "a:1:100:usd,a:2:200:usd", "a b:1:1:usd"] {
+            assert_eq!(config(&[("CREDIT_PACKS", bad)]).map(|_| ()).unwrap_err().key, "CREDIT_PACKS", "{bad:?}");
+        }
+        assert_eq!(config(&[("STRIPE_API_BASE", "api.stripe.com")]).unwrap_err().key, "STRIPE_API_BASE");
     }
 
     #[test]

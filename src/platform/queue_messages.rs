@@ -74,8 +74,7 @@ impl QueueName {
     }
 }
 
-/// Every message body, tagged by `kind`. Later issues add generation jobs and billing
-/// events here.
+/// Every message body, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum QueueMessage {
@@ -84,6 +83,8 @@ pub enum QueueMessage {
     Probe { probe_id: String, fail: bool },
     /// Run a generation job (D3).
     Generate { job_id: String },
+    /// Apply a verified Stripe event, stored in `stripe_events` (E4).
+    StripeEvent { event_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

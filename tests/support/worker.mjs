@@ -15,6 +15,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmailStandin } from '../../scripts/standins/email.mjs';
 import { startInferenceStandin } from '../../scripts/standins/inference.mjs';
+import { startStripeStandin } from '../../scripts/standins/stripe.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -69,6 +70,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   const mailbox = await startEmailStandin();
   const inference = await startInferenceStandin();
   const neon = await neonDatabase();
+  const stripe = await startStripeStandin();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
   execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
@@ -87,6 +89,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     EMAIL_API_BASE: mailbox.base, EMAIL_API_KEY: mailbox.apiKey, DEV_MAILBOX_URL: `${mailbox.base}/`,
     INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest',
     INFERENCE_TIMEOUT_SECONDS: '15',
+    STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
     ...(neon ? { DATABASE_URL: neon.url, NEON_HTTP_ENDPOINT: neon.gateway } : {}),
     ...vars,
   };
@@ -104,11 +107,13 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   process.once('exit', onExit);
 
   const base = `http://127.0.0.1:${port}`;
+  stripe.webhookUrl = `${base}/api/webhooks/stripe`;
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) {
       await mailbox.close();
       await inference.close();
+      await stripe.close();
       throw new Error(`wrangler dev exited early:\n${output}`);
     }
     try {
@@ -119,6 +124,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       killGroup('SIGKILL');
       await mailbox.close();
       await inference.close();
+      await stripe.close();
       throw new Error(`wrangler dev did not answer /api/health within 90 s:\n${output}`);
     }
     await sleep(200);
@@ -128,6 +134,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     base,
     mailbox,
     inference,
+    stripe,
     persist,
     neonUrl: neon?.url,
     logs: () => output,
@@ -138,6 +145,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       process.removeListener('exit', onExit);
       await mailbox.close();
       await inference.close();
+      await stripe.close();
       rmSync(persist, { recursive: true, force: true });
       if (groupFile) rmSync(groupFile, { force: true });
     },

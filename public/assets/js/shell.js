@@ -10,7 +10,7 @@ const BRAND_MARK = '<a class="brand-mark" href="/"><img src="/assets/logo.svg" a
 const SITE_HEADER = `<header class="site-header"><div class="container">${BRAND_MARK}
   <nav class="site-nav" aria-label="Main">
     <a href="/#how">How it works</a>
-    <a href="/#pricing">Pricing</a>
+    <a href="/pricing">Pricing</a>
     <a href="/login">Sign in</a>
     <a class="button primary" href="/signup">Start free</a>
   </nav>
@@ -81,9 +81,13 @@ export async function refreshBalance() {
   try {
     const c = await api('GET', '/api/credits');
     el.textContent = `${c.balance} credits${c.held ? ` · ${c.held} held` : ''}`;
-    el.classList.toggle('low', c.low_balance);
-    el.title = c.low_balance ? 'Your balance is low' : 'Your credit balance';
-    if (c.low_balance) el.textContent += ' · low';
+    // Low (or owing): the warning leads to the packs.
+    const low = c.low_balance || c.debt > 0;
+    el.classList.toggle('low', low);
+    el.href = low ? '/pricing' : '/credits';
+    el.title = c.debt > 0 ? `You owe ${c.debt} credits: buy credits to continue` : low ? 'Your balance is low: buy credits' : 'Your credit balance';
+    if (c.debt > 0) el.textContent += ` · owing ${c.debt}`;
+    else if (low) el.textContent += ' · low';
   } catch {
     el.textContent = 'Credits';
   }
