@@ -90,8 +90,6 @@ impl PageQuery {
         let mut rest = Vec::new();
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
-                // An empty value is the same as none, as for every other parameter.
-                "cursor" | "limit" if v.is_empty() => {}
                 "cursor" => cursor = Some(v.into_owned()),
                 "limit" => limit = Some(v.into_owned()),
                 _ => rest.push((k.into_owned(), v.into_owned())),
