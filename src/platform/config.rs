@@ -65,6 +65,8 @@ pub struct Config {
     pub storage_quota_bytes: i64,
     pub inference: InferenceConfig,
     pub starter_credits: i64,
+    /// G1: where unexpected errors are reported (`SENTRY_DSN`); none when unset.
+    pub sentry: Option<crate::ops::sentry::Reporting>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +133,15 @@ fn duration_ms(lookup: &impl Fn(&str) -> Option<String>, key: &'static str, defa
 fn has_http_host(url: &str) -> bool {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+}
+
+impl Environment {
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Production => "production",
+        }
+    }
 }
 
 impl Config {
@@ -209,6 +220,14 @@ impl Config {
                 timeout_ms: duration_ms(&lookup, "INFERENCE_TIMEOUT_SECONDS", 60)?,
             },
             starter_credits: positive_number(&lookup, "STARTER_CREDITS", crate::credits::ledger::STARTER_GRANT)?,
+            sentry: match non_empty("SENTRY_DSN") {
+                None => None,
+                Some(raw) => Some(crate::ops::sentry::Reporting {
+                    dsn: crate::ops::sentry::Dsn::parse(&raw).map_err(|reason| ConfigError { key: "SENTRY_DSN", reason })?,
+                    environment: non_empty("SENTRY_ENVIRONMENT").unwrap_or_else(|| environment.name().to_owned()),
+                    release: crate::ops::health::build_version(),
+                }),
+            },
         })
     }
 
@@ -325,6 +344,17 @@ mod tests {
         let c = config(&[("DATABASE_URL", "postgres://u@127.0.0.1:5432/db"), ("NEON_HTTP_ENDPOINT", "http://127.0.0.1:4444/sql")]).unwrap();
         assert!(matches!(c.database, DatabaseConfig::Neon { endpoint, .. } if endpoint == "http://127.0.0.1:4444/sql"));
         assert_eq!(config(&[("DATABASE_URL", " ")]).unwrap().database, DatabaseConfig::D1);
+    }
+
+    #[test]
+    fn sentry_is_off_without_a_dsn_and_names_its_key_when_the_dsn_is_wrong() {
+        assert_eq!(config(&[]).unwrap().sentry, None);
+        let c = config(&[("SENTRY_DSN", "https://k@o1.ingest.sentry.io/9")]).unwrap().sentry.unwrap();
+        assert_eq!((c.environment.as_str(), c.dsn.project_id.as_str()), ("production", "9"));
+        assert_eq!(c.release, crate::ops::health::build_version());
+        let c = config(&[("SENTRY_DSN", "http://k@127.0.0.1:9/1"), ("SENTRY_ENVIRONMENT", "staging")]).unwrap().sentry.unwrap();
+        assert_eq!(c.environment, "staging");
+        assert_eq!(config(&[("SENTRY_DSN", "not a dsn")]).unwrap_err().key, "SENTRY_DSN");
     }
 
     #[test]
