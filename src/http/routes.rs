@@ -43,6 +43,17 @@ pub enum Route {
     DeleteGeneration { id: String },
     Credits,
     CreditLedger,
+    /// G3: the admin area, page and API (`Access::Admin`: 404 for everyone else).
+    AdminPage,
+    AdminUsers,
+    AdminUser { id: String },
+    AdminAdjustCredits { id: String },
+    AdminJobs,
+    AdminReplayJob { id: String },
+    AdminWebhookEvents,
+    AdminRerunWebhookEvent { id: String },
+    AdminPrivacyRequests,
+    AdminUpdatePrivacyRequest { id: String },
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -62,6 +73,8 @@ pub enum DiagRoute {
     /// Puts a job's message on the dead-letter queue, as Queues does after the last retry.
     DeadLetterJob { job_id: String },
     CronRuns,
+    /// Raises an internal error on purpose, for the error-reporting tests (G1).
+    Error,
 }
 
 /// Who may call a route; `dispatch` authenticates before the handler runs.
@@ -73,14 +86,20 @@ pub enum Access {
     Session,
     /// A live session whose database row is confirmed open: every state change.
     ConfirmedSession,
+    /// An admin's session (confirmed in the database for state changes). Anyone else,
+    /// signed in or not, is told the route does not exist (404).
+    Admin,
 }
 
 impl Route {
     pub fn access(&self) -> Access {
         use Route::*;
         match self {
+            Diag(DiagRoute::Error) => Access::Session,
             Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | ContentTypes
             | Diag(_) => Access::Public,
+            AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
+            | AdminWebhookEvents | AdminRerunWebhookEvent { .. } | AdminPrivacyRequests | AdminUpdatePrivacyRequest { .. } => Access::Admin,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
             | ListGenerations | GetGeneration { .. } | Credits | CreditLedger => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
@@ -128,6 +147,16 @@ impl Route {
             Route::DeleteGeneration { .. } => "DELETE /api/generations/{id}",
             Route::Credits => "GET /api/credits",
             Route::CreditLedger => "GET /api/credits/ledger",
+            Route::AdminPage => "GET /admin",
+            Route::AdminUsers => "GET /api/admin/users",
+            Route::AdminUser { .. } => "GET /api/admin/users/{id}",
+            Route::AdminAdjustCredits { .. } => "POST /api/admin/users/{id}/adjustments",
+            Route::AdminJobs => "GET /api/admin/jobs",
+            Route::AdminReplayJob { .. } => "POST /api/admin/jobs/{id}/replay",
+            Route::AdminWebhookEvents => "GET /api/admin/webhook-events",
+            Route::AdminRerunWebhookEvent { .. } => "POST /api/admin/webhook-events/{id}/rerun",
+            Route::AdminPrivacyRequests => "GET /api/admin/privacy-requests",
+            Route::AdminUpdatePrivacyRequest { .. } => "PATCH /api/admin/privacy-requests/{id}",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -140,6 +169,7 @@ impl Route {
                 DiagRoute::ResendJob { .. } => "POST /api/_diag/generations/{id}/resend",
                 DiagRoute::DeadLetterJob { .. } => "POST /api/_diag/generations/{id}/dead-letter",
                 DiagRoute::CronRuns => "GET /api/_diag/cron-runs",
+                DiagRoute::Error => "POST /api/_diag/error",
             },
         }
     }
@@ -215,6 +245,16 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ]),
         ["api", "credits"] => only("GET", Route::Credits),
         ["api", "credits", "ledger"] => only("GET", Route::CreditLedger),
+        ["admin"] | ["admin.html"] => only("GET", Route::AdminPage),
+        ["api", "admin", "users"] => only("GET", Route::AdminUsers),
+        ["api", "admin", "users", id] => only("GET", Route::AdminUser { id: id.to_string() }),
+        ["api", "admin", "users", id, "adjustments"] => only("POST", Route::AdminAdjustCredits { id: id.to_string() }),
+        ["api", "admin", "jobs"] => only("GET", Route::AdminJobs),
+        ["api", "admin", "jobs", id, "replay"] => only("POST", Route::AdminReplayJob { id: id.to_string() }),
+        ["api", "admin", "webhook-events"] => only("GET", Route::AdminWebhookEvents),
+        ["api", "admin", "webhook-events", id, "rerun"] => only("POST", Route::AdminRerunWebhookEvent { id: id.to_string() }),
+        ["api", "admin", "privacy-requests"] => only("GET", Route::AdminPrivacyRequests),
+        ["api", "admin", "privacy-requests", id] => only("PATCH", Route::AdminUpdatePrivacyRequest { id: id.to_string() }),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -238,6 +278,7 @@ fn diag_methods(rest: &[&str]) -> Option<Methods> {
         ["generations", id, "resend"] => only("POST", d(ResendJob { job_id: id.to_string() })),
         ["generations", id, "dead-letter"] => only("POST", d(DeadLetterJob { job_id: id.to_string() })),
         ["cron-runs"] => only("GET", d(CronRuns)),
+        ["error"] => only("POST", d(Error)),
         _ => return None,
     })
 }
@@ -257,6 +298,22 @@ mod tests {
                 assert_eq!(route.access(), expected, "{method} {path}");
             }
         }
+    }
+
+    #[test]
+    fn every_admin_route_needs_the_admin_role() {
+        let routes = [
+            ("GET", "/admin"), ("GET", "/admin.html"), ("GET", "/api/admin/users"), ("GET", "/api/admin/users/usr_1"),
+            ("POST", "/api/admin/users/usr_1/adjustments"), ("GET", "/api/admin/jobs"), ("POST", "/api/admin/jobs/gen_1/replay"),
+            ("GET", "/api/admin/webhook-events"), ("POST", "/api/admin/webhook-events/evt_1/rerun"),
+            ("GET", "/api/admin/privacy-requests"), ("PATCH", "/api/admin/privacy-requests/prq_1"),
+        ];
+        for (method, path) in routes {
+            let route = resolve(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+            assert_eq!(route.access(), Access::Admin, "{method} {path}");
+            assert!(route.label().starts_with(method), "{method} {path}");
+        }
+        assert_eq!(resolve("POST", "/api/_diag/error"), Ok(Route::Diag(DiagRoute::Error)));
     }
 
     #[test]
@@ -322,7 +379,7 @@ mod tests {
         fn path() -> impl Strategy<Value = String> {
             let segment = prop_oneof![
                 4 => proptest::sample::select(vec![
-                    "api", "health", "auth", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
+                    "api", "health", "auth", "admin", "users", "adjustments", "jobs", "replay", "webhook-events", "rerun", "privacy-requests", "error", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
                     "duplicate", "uploads", "content", "generations", "credits", "ledger", "_diag", "kv", "blobs",
                     "queues", "probes", "dead-letter", "cron-runs", "", ".", "..", "x_1",
                 ]).prop_map(String::from),

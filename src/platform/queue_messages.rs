@@ -84,6 +84,8 @@ pub enum QueueMessage {
     Probe { probe_id: String, fail: bool },
     /// Run a generation job (D3).
     Generate { job_id: String },
+    /// Process a stored Stripe event (E4) again; sent by the admin's re-run (G3).
+    BillingEvent { event_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The HTTP handlers of each feature: parse the request, call the core, answer.
 
 pub mod accounts;
+pub mod admin;
 pub mod diagnostics;
 pub mod generation;
 pub mod library;
