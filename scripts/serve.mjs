@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { cronSchedules, cronMatches, scheduleEveryMinute } from './cron.mjs';
 import { startEmailStandin } from './standins/email.mjs';
 import { startInferenceStandin } from './standins/inference.mjs';
+import { startSentryStandin } from './standins/sentry.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = process.env.PORT ?? '8787';
@@ -22,7 +23,8 @@ const vars = { ENVIRONMENT: 'development', APP_BASE_URL: `http://127.0.0.1:${por
 // Settings from the environment override the defaults (and the stand-ins).
 for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
   'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
-  'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS']) {
+  'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS',
+  'SENTRY_DSN', 'SENTRY_ENVIRONMENT']) {
   if (process.env[key]) vars[key] = process.env[key];
 }
 const notes = [];
@@ -36,6 +38,13 @@ if (!process.env.INFERENCE_BASE_URL) {
   const inference = await startInferenceStandin();
   Object.assign(vars, { INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest' });
   notes.push(`inference stand-in (OpenAI-compatible API): ${inference.base}`);
+}
+
+// G1: errors go to the Sentry of SENTRY_DSN, or else to a local stand-in that keeps them.
+if (!process.env.SENTRY_DSN) {
+  const sentry = await startSentryStandin();
+  vars.SENTRY_DSN = sentry.dsn;
+  notes.push(`Sentry stand-in (envelope endpoint; received events listed): ${sentry.base}/`);
 }
 
 const args = [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port,

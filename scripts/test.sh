@@ -10,6 +10,7 @@ fi
 step "Unit tests of the pure core (cargo test)"
 (cd "$ROOT" && cargo test --locked --quiet)
 build_worker
+step "wrangler deploy --dry-run (the configuration can deploy)"; (cd "$ROOT" && wrangler deploy --dry-run --outdir "$(mktemp -d)" >/dev/null)
 step "End-to-end and browser tests (node --test, wrangler dev)"
 cd "$ROOT"
 node --test --test-reporter=spec --test-concurrency=1 tests/e2e/ tests/browser/

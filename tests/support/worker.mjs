@@ -10,6 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmailStandin } from '../../scripts/standins/email.mjs';
 import { startInferenceStandin } from '../../scripts/standins/inference.mjs';
+import { startSentryStandin } from '../../scripts/standins/sentry.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -47,6 +48,7 @@ export async function startWorker(options = {}) {
 async function startWorkerOnce({ environment = 'development', vars = {} } = {}) {
   const mailbox = await startEmailStandin();
   const inference = await startInferenceStandin();
+  const sentry = await startSentryStandin();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
   execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
@@ -61,7 +63,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   const allVars = {
     EMAIL_API_BASE: mailbox.base, EMAIL_API_KEY: mailbox.apiKey, DEV_MAILBOX_URL: `${mailbox.base}/`,
     INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest',
-    INFERENCE_TIMEOUT_SECONDS: '5', ...vars,
+    INFERENCE_TIMEOUT_SECONDS: '5', SENTRY_DSN: sentry.dsn, ...vars,
   };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -97,6 +99,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     base,
     mailbox,
     inference,
+    sentry,
     persist,
     logs: () => output,
     async stop() {
@@ -106,6 +109,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       process.removeListener('exit', onExit);
       await mailbox.close();
       await inference.close();
+      await sentry.close();
       rmSync(persist, { recursive: true, force: true });
     },
   };
