@@ -15,6 +15,7 @@ const escape = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<':
 export async function startSentryStandin({ port = 0, publicKey = 'dev-sentry-key', project = '1' } = {}) {
   const envelopes = [];
   let limitNext = 0;
+  let hits = 0;
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     const chunks = [];
@@ -23,6 +24,7 @@ export async function startSentryStandin({ port = 0, publicKey = 'dev-sentry-key
       const body = Buffer.concat(chunks);
       const m = url.pathname.match(/^\/api\/([^/]+)\/envelope\/?$/);
       if (req.method === 'POST' && m) {
+        hits += 1;
         const auth = req.headers['x-sentry-auth'] ?? '';
         if (!auth.includes(`sentry_key=${publicKey}`)) {
           res.writeHead(401, { 'content-type': 'application/json' });
@@ -65,6 +67,7 @@ export async function startSentryStandin({ port = 0, publicKey = 'dev-sentry-key
   return {
     base,
     dsn: `http://${publicKey}@127.0.0.1:${server.address().port}/${project}`,
+    hits: () => hits,
     envelopes: () => envelopes.map((e) => ({ ...e, bytes: Buffer.from(e.body, 'base64') })),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -68,10 +68,21 @@ pub async fn replay_job(ctx: &Ctx<'_>, me: &SignedIn, id: &str, req: &Request) -
     json(202, &answer)
 }
 
+/// A list whose table a later migration creates: empty, saying why, until it exists (a
+/// page must not fail, nor fill a browser's console with errors, for that).
+fn unavailable_list(e: AppError) -> Handled {
+    match e {
+        AppError::ServiceUnavailable { detail } => json(200, &serde_json::json!({ "items": [], "next_cursor": null, "unavailable": detail })),
+        other => Err(other),
+    }
+}
+
 pub async fn webhook_events(ctx: &Ctx<'_>, req: &Request) -> Handled {
     let page = PageQuery::of(req, 20)?;
-    let items = requests::webhook_events(&ctx.db, page.get("status"), &page.page).await?;
-    page.answer(&items, |e| (e.created_at, e.id.as_str()), &items)
+    match requests::webhook_events(&ctx.db, page.get("status"), &page.page).await {
+        Ok(items) => page.answer(&items, |e| (e.created_at, e.id.as_str()), &items),
+        Err(e) => unavailable_list(e),
+    }
 }
 
 pub async fn rerun_webhook_event(ctx: &Ctx<'_>, me: &SignedIn, id: &str, req: &Request) -> Handled {
@@ -81,8 +92,10 @@ pub async fn rerun_webhook_event(ctx: &Ctx<'_>, me: &SignedIn, id: &str, req: &R
 
 pub async fn privacy_requests(ctx: &Ctx<'_>, req: &Request) -> Handled {
     let page = PageQuery::of(req, 20)?;
-    let items = requests::privacy_requests(&ctx.db, page.get("status"), &page.page).await?;
-    page.answer(&items, |r| (r.created_at, r.id.as_str()), &items)
+    match requests::privacy_requests(&ctx.db, page.get("status"), &page.page).await {
+        Ok(items) => page.answer(&items, |r| (r.created_at, r.id.as_str()), &items),
+        Err(e) => unavailable_list(e),
+    }
 }
 
 #[derive(Deserialize)]
