@@ -82,7 +82,7 @@ describe('errors to Sentry (G1)', () => {
     }
   });
 
-  test('the diagnostics error route does not exist for a signed-out caller', async () => {
+  test('the forced error needs a signed-in caller (its event carries the user id)', async () => {
     const res = await new Client(worker.base).post('/api/_diag/error', {});
     assert.equal(res.status, 401);
   });
