@@ -80,9 +80,14 @@ ensure_build_tools() {
   fi
 }
 
+# G2: the commit the build reports in /api/health's version (read with option_env!).
+# Part of the source hash, so a new commit rebuilds and the version never goes stale.
+BLIMARI_GIT_COMMIT="${BLIMARI_GIT_COMMIT:-$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || true)}"
+export BLIMARI_GIT_COMMIT
+
 source_hash() {
   (cd "$ROOT" && find src Cargo.toml Cargo.lock .cargo -type f -print0 | sort -z | xargs -0 sha256sum;
-   echo "$WASM_TOOLCHAIN") | sha256sum | cut -d' ' -f1
+   echo "$WASM_TOOLCHAIN"; echo "commit $BLIMARI_GIT_COMMIT") | sha256sum | cut -d' ' -f1
 }
 
 # Builds build/index.js + build/index_bg.wasm unless the sources are unchanged.

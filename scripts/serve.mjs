@@ -10,6 +10,7 @@ import { startEmailStandin } from './standins/email.mjs';
 import { startInferenceStandin } from './standins/inference.mjs';
 import { startNeonGateway } from './standins/neon-gateway.mjs';
 import { startStripeStandin } from './standins/stripe.mjs';
+import { startSentryStandin } from './standins/sentry.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = process.env.PORT ?? '8787';
@@ -26,6 +27,7 @@ for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_UR
   'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
   'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS',
   'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'CREDIT_PACKS']) {
+  'SENTRY_DSN', 'SENTRY_ENVIRONMENT']) {
   if (process.env[key]) vars[key] = process.env[key];
 }
 const notes = [];
@@ -57,6 +59,11 @@ if (!process.env.STRIPE_API_BASE) {
   });
   Object.assign(vars, { STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret });
   notes.push(`Stripe stand-in (Checkout, webhooks to /api/webhooks/stripe): ${stripe.base}`);
+// G1: errors go to the Sentry of SENTRY_DSN, or else to a local stand-in that keeps them.
+if (!process.env.SENTRY_DSN) {
+  const sentry = await startSentryStandin();
+  vars.SENTRY_DSN = sentry.dsn;
+  notes.push(`Sentry stand-in (envelope endpoint; received events listed): ${sentry.base}/`);
 }
 
 const args = [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port,

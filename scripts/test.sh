@@ -30,6 +30,8 @@ node --test --test-reporter=spec tests/neon/
 cargo test --locked --quiet --test neon_postgres -- --ignored
 
 build_worker
+step "wrangler deploy --dry-run (the configuration can deploy)"
+wrangler deploy --dry-run --outdir "$(mktemp -d)" >/dev/null
 step "3/4 End-to-end and browser tests on D1 (tests/run.mjs)"
 node tests/run.mjs
 

@@ -6,6 +6,7 @@
 //! the HTTP handlers and the three entry points, which stay thin.
 
 pub mod accounts;
+pub mod admin;
 pub mod credits;
 pub mod generation;
 pub mod http;

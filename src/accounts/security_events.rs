@@ -22,6 +22,17 @@ pub enum EventKind {
     ProfileUpdated,
     /// D5: a prompt the moderation endpoint flagged (an abuse event).
     PromptRefused,
+    /// G3: an admin's own actions (in the admin's activity) …
+    AdminCreditsAdjusted,
+    AdminJobReplayed,
+    AdminWebhookRerun,
+    AdminPrivacyRequestUpdated,
+    AdminRoleGranted,
+    AdminRoleRevoked,
+    /// … and, where they touch a user, in that user's activity.
+    CreditsAdjusted,
+    GenerationReplayed,
+    PrivacyRequestUpdated,
 }
 
 impl EventKind {
@@ -41,6 +52,15 @@ impl EventKind {
             EventKind::EmailChanged => "email_changed",
             EventKind::ProfileUpdated => "profile_updated",
             EventKind::PromptRefused => "prompt_refused",
+            EventKind::AdminCreditsAdjusted => "admin_credits_adjusted",
+            EventKind::AdminJobReplayed => "admin_job_replayed",
+            EventKind::AdminWebhookRerun => "admin_webhook_rerun",
+            EventKind::AdminPrivacyRequestUpdated => "admin_privacy_request_updated",
+            EventKind::AdminRoleGranted => "admin_role_granted",
+            EventKind::AdminRoleRevoked => "admin_role_revoked",
+            EventKind::CreditsAdjusted => "credits_adjusted",
+            EventKind::GenerationReplayed => "generation_replayed",
+            EventKind::PrivacyRequestUpdated => "privacy_request_updated",
         }
     }
 }

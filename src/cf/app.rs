@@ -2,7 +2,7 @@
 //! request log line, the same for every API response.
 
 use super::context::{isolate_config, Ctx};
-use super::handlers::{accounts, billing, diagnostics, generation, library};
+use super::handlers::{accounts, admin, billing, diagnostics, generation, library};
 use super::http::{json, Handled};
 use crate::accounts::authentication::{authenticate, SignedIn};
 use crate::http::problem::{AppError, PROBLEM_CONTENT_TYPE};
@@ -26,17 +26,21 @@ pub async fn handle(req: Request, env: &Env, worker: &Context) -> Response {
         Ok(Route::Diag(_)) | Err(AppError::MethodNotAllowed { .. }) if path.starts_with("/api/_diag/") && !diagnostics_enabled(env) => {
             Err(AppError::NotFound)
         }
+        // Nor do the admin routes, for anyone not signed in as an admin: no 405 either.
+        Err(AppError::MethodNotAllowed { .. }) if is_admin_path(&path) => Err(AppError::NotFound),
         other => other,
     };
     let label = resolved.as_ref().map_or("unmatched", Route::label);
     let mut user_id = None;
     let result = match resolved {
         Err(e) => Err(e),
-        Ok(route) => serve(route, req, env, worker, started, &method, &mut user_id).await,
+        Ok(route) => serve(route, req, env, worker, started, &method, &request_id, &mut user_id).await,
     };
 
     let (mut response, error) = match result {
         Ok(response) => (response, None),
+        // The admin page is a page: its 404 is the site's 404 page, as for any other address.
+        Err(AppError::NotFound) if label == "GET /admin" => (not_found_page(env, &path).await, Some(AppError::NotFound)),
         Err(e) => (problem_response(&e, &request_id, &path), Some(e)),
     };
     let status = response.status_code();
@@ -53,10 +57,22 @@ pub async fn handle(req: Request, env: &Env, worker: &Context) -> Response {
     let _ = headers.set("X-Request-Id", &request_id);
 
     let internal_cause = match &error {
-        Some(AppError::Internal { cause }) => Some(cause.as_str()),
+        Some(AppError::Internal { cause }) => Some(crate::ops::scrub::scrub(cause)),
+        Some(e) if status >= 500 => Some(crate::ops::scrub::scrub(&e.to_string())),
         _ => None,
     };
     let level = if status >= 500 { Level::Error } else { Level::Info };
+    // G1: unexpected errors go to Sentry after the response (never delaying it).
+    if let (Some(cause), Some(reporting)) = (&internal_cause, isolate_config(env).ok().and_then(|c| c.sentry.as_ref())) {
+        let report = super::adapters::sentry::Report {
+            source: crate::ops::sentry::Source::Request,
+            transaction: label.to_owned(),
+            message: cause.clone(),
+            request_id: Some(request_id.clone()),
+            user_id: user_id.clone(),
+        };
+        worker.wait_until(super::adapters::sentry::send(reporting, report));
+    }
     let line = log::line(&log::RequestLog {
         level,
         msg: "request",
@@ -66,7 +82,7 @@ pub async fn handle(req: Request, env: &Env, worker: &Context) -> Response {
         status,
         latency_ms: clock.now_ms() - started,
         user_id: user_id.as_deref(),
-        error: internal_cause,
+        error: internal_cause.as_deref(),
     });
     log::write_line(level, &line);
     response
@@ -76,14 +92,36 @@ fn diagnostics_enabled(env: &Env) -> bool {
     isolate_config(env).is_ok_and(|c| c.diagnostics_enabled())
 }
 
+fn is_admin_path(path: &str) -> bool {
+    ["/api/admin", "/admin"].iter().any(|p| path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}.")))
+}
+
 /// Checks the request's origin, builds the context, authenticates as the route's
-/// access demands, then runs the handler.
-async fn serve(route: Route, req: Request, env: &Env, worker: &Context, now: i64, method: &str, user_id: &mut Option<String>) -> Handled {
+/// access demands, then runs the handler. Admin routes first check the role, so that to
+/// anyone else they look like any unknown address (404), cross-site or not.
+#[allow(clippy::too_many_arguments)]
+async fn serve(route: Route, req: Request, env: &Env, worker: &Context, now: i64, method: &str, request_id: &str, user_id: &mut Option<String>) -> Handled {
     let config = isolate_config(env)?;
-    cross_origin_check(&req, method)?;
-    let ctx = Ctx::new(&req, env, worker, config, now)?;
+    if route.access() != Access::Admin {
+        cross_origin_check(&req, method)?;
+    }
+    let ctx = Ctx::new(&req, env, worker, config, now, request_id)?;
     let signed_in = match route.access() {
         Access::Public => None,
+        Access::Admin => {
+            let access = if matches!(method, "GET" | "HEAD") { Access::Session } else { Access::ConfirmedSession };
+            let store = ctx.sessions()?;
+            let signed_in = match authenticate(store, &ctx.db, ctx.token.as_deref(), access, config.sessions, now).await {
+                Err(AppError::Unauthorized) => return Err(AppError::NotFound),
+                other => other?,
+            };
+            *user_id = Some(signed_in.user_id.clone());
+            if !crate::admin::is_admin(&ctx.db, &signed_in.user_id).await? {
+                return Err(AppError::NotFound);
+            }
+            cross_origin_check(&req, method)?;
+            Some(signed_in)
+        }
         access => {
             let store = ctx.sessions()?;
             Some(authenticate(store, &ctx.db, ctx.token.as_deref(), access, config.sessions, now).await?)
@@ -91,6 +129,34 @@ async fn serve(route: Route, req: Request, env: &Env, worker: &Context, now: i64
     };
     *user_id = signed_in.as_ref().map(|s| s.user_id.clone());
     dispatch(route, req, &ctx, signed_in.as_ref()).await
+}
+
+/// The admin page (`public/admin.html`), from the assets, for an admin.
+async fn admin_page(ctx: &Ctx<'_>) -> Handled {
+    let mut page = ctx.env().assets("ASSETS").map_err(AppError::internal)?.fetch(format!("{}/admin", ctx.origin), None).await.map_err(AppError::internal)?;
+    html(page.status_code(), page.bytes().await.map_err(AppError::internal)?)
+}
+
+/// The site's 404 page (the assets' own), with its status.
+async fn not_found_page(env: &Env, path: &str) -> Response {
+    let page = async {
+        let mut page = env.assets("ASSETS").ok()?.fetch("https://assets.invalid/404", None).await.ok()?;
+        page.bytes().await.ok()
+    };
+    match page.await {
+        Some(bytes) => html(404, bytes).unwrap_or_else(|_| problem_response(&AppError::NotFound, "", path)),
+        None => problem_response(&AppError::NotFound, "", path),
+    }
+}
+
+/// An HTML page answered by the worker: a fresh response (a fetched one's headers are
+/// immutable), with the static pages' Content-Security-Policy.
+fn html(status: u16, bytes: Vec<u8>) -> Handled {
+    let mut response = Response::from_bytes(bytes).map_err(AppError::internal)?.with_status(status);
+    let headers = response.headers_mut();
+    headers.set("Content-Type", "text/html; charset=utf-8").map_err(AppError::internal)?;
+    headers.set("Content-Security-Policy", security_headers::PAGE_CSP).map_err(AppError::internal)?;
+    Ok(response)
 }
 
 /// A4: refuses cross-site state-changing requests (`csrf::check`).
@@ -152,6 +218,19 @@ async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&
         Route::BillingCheckout => billing::checkout(ctx, me(signed_in)?, req).await,
         Route::BillingPurchases => billing::purchases(ctx, me(signed_in)?, &req).await,
         Route::StripeWebhook => billing::webhook(ctx, req).await,
+        Route::AdminPage => admin_page(ctx).await,
+        Route::AdminUsers => admin::users(ctx, &req).await,
+        Route::AdminUser { id } => admin::user(ctx, &id).await,
+        Route::AdminAdjustCredits { id } => admin::adjust_credits(ctx, me(signed_in)?, &id, req).await,
+        Route::AdminJobs => admin::jobs(ctx, &req).await,
+        Route::AdminReplayJob { id } => admin::replay_job(ctx, me(signed_in)?, &id, &req).await,
+        Route::AdminWebhookEvents => admin::webhook_events(ctx, &req).await,
+        Route::AdminRerunWebhookEvent { id } => admin::rerun_webhook_event(ctx, me(signed_in)?, &id, &req).await,
+        Route::AdminPrivacyRequests => admin::privacy_requests(ctx, &req).await,
+        Route::AdminUpdatePrivacyRequest { id } => admin::update_privacy_request(ctx, me(signed_in)?, &id, req).await,
+        Route::Diag(crate::http::routes::DiagRoute::Error) if ctx.config.diagnostics_enabled() => {
+            diagnostics::forced_error(ctx, me(signed_in)?, req).await
+        }
         Route::Diag(d) if ctx.config.diagnostics_enabled() => diagnostics::handle(ctx, d, req).await,
         Route::Diag(_) => Err(AppError::NotFound),
     }
@@ -179,7 +258,7 @@ fn openapi() -> Handled {
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
-    version: &'static str,
+    version: String,
     schema_version: i64,
     db: &'static str,
 }
@@ -189,7 +268,7 @@ async fn health(ctx: &Ctx<'_>) -> Handled {
     match crate::ops::health::schema_version(&ctx.db).await {
         Ok(schema_version) => json(
             200,
-            &Health { status: "ok", version: env!("CARGO_PKG_VERSION"), schema_version, db: ctx.config.database.name() },
+            &Health { status: "ok", version: crate::ops::health::build_version(), schema_version, db: ctx.config.database.name() },
         ),
         Err(e) => Err(AppError::ServiceUnavailable { detail: format!("The database is not answering. ({})", short(&e.to_string())) }),
     }

@@ -56,6 +56,8 @@ pub struct Ctx<'a> {
     pub config: &'static Config,
     pub db: Database,
     pub now: i64,
+    /// This request's id (problem documents, logs, Sentry; admin actions without a key).
+    pub request_id: String,
     /// A short browser label for the sessions list and security events.
     pub device: String,
     pub ip: String,
@@ -68,7 +70,7 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(req: &Request, env: &'a Env, worker: &'a Context, config: &'static Config, now: i64) -> Result<Ctx<'a>, AppError> {
+    pub fn new(req: &Request, env: &'a Env, worker: &'a Context, config: &'static Config, now: i64, request_id: &str) -> Result<Ctx<'a>, AppError> {
         let header = |name: &str| req.headers().get(name).ok().flatten();
         let origin = config
             .app_base_url
@@ -80,6 +82,7 @@ impl<'a> Ctx<'a> {
             config,
             db: database(env, config)?,
             now,
+            request_id: request_id.to_owned(),
             device: sessions::device_label(header("User-Agent").as_deref()),
             ip: header("CF-Connecting-IP").unwrap_or_else(|| "unknown".into()),
             origin,

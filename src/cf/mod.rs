@@ -10,6 +10,7 @@ mod http;
 use crate::platform::clock::{Clock, SystemClock};
 use crate::platform::log::{self, Level};
 use crate::generation::service;
+use crate::ops::sentry::Source;
 use crate::platform::queue_messages::{parse_message, Outcome, QueueMessage, QueueName};
 use worker::{event, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -25,25 +26,76 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 }
 
 #[event(queue)]
-async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> worker::Result<()> {
+async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, ctx: Context) -> worker::Result<()> {
+    let started = SystemClock.now_ms();
     let queue_name = batch.queue();
     let Some(queue) = QueueName::from_queue_name(&queue_name) else {
-        crate::platform::log::emit(crate::platform::log::Level::Error, "batch from an unknown queue", serde_json::json!({ "queue": queue_name }));
+        log::emit(Level::Error, "queue batch", serde_json::json!({ "queue": queue_name, "outcome": "unknown_queue" }));
+        report_later(&env, |r| ctx.wait_until(r), Source::Queue, format!("queue {queue_name}"), "a batch from an unknown queue".into());
         batch.retry_all();
         return Ok(());
     };
+    let mut tally = BatchTally::default();
+    let mut crash = None;
     for message in batch.raw_iter() {
         let body: serde_json::Value = serde_json::from_str(
             &worker::js_sys::JSON::stringify(&message.body()).map(String::from).unwrap_or_default(),
         )
         .unwrap_or(serde_json::Value::Null);
+        tally.messages += 1;
         match consume(&env, queue, &body).await {
-            Ok(outcome) => apply(&env, queue, &message, &body, outcome).await,
-            // What an uncaught exception does: the rest of the batch is delivered again.
-            Err(crash) => return Err(worker::Error::RustError(crash.into())),
+            Ok(outcome) => {
+                tally.count(&outcome);
+                apply(&env, queue, &message, &body, outcome).await
+            }
+            Err(cause) => {
+                crash = Some(cause);
+                break;
+            }
         }
     }
-    Ok(())
+    // G1: one line per batch, with its outcome.
+    let outcome = if crash.is_some() { "crashed" } else { "ok" };
+    log::emit(
+        if crash.is_some() { Level::Error } else { Level::Info },
+        "queue batch",
+        serde_json::json!({ "queue": queue.short(), "messages": tally.messages, "acked": tally.acked, "retried": tally.retried,
+            "dead_lettered": tally.dead_lettered, "outcome": outcome, "latency_ms": SystemClock.now_ms() - started }),
+    );
+    match crash {
+        None => Ok(()),
+        // What an uncaught exception does: the rest of the batch is delivered again.
+        Some(cause) => {
+            report_later(&env, |r| ctx.wait_until(r), Source::Queue, format!("queue {}", queue.short()), cause.into());
+            Err(worker::Error::RustError(cause.into()))
+        }
+    }
+}
+
+#[derive(Default)]
+struct BatchTally {
+    messages: u32,
+    acked: u32,
+    retried: u32,
+    dead_lettered: u32,
+}
+
+impl BatchTally {
+    fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Ack => self.acked += 1,
+            Outcome::Retry { .. } => self.retried += 1,
+            Outcome::DeadLetter { .. } => self.dead_lettered += 1,
+        }
+    }
+}
+
+/// G1: reports an unexpected error to Sentry after the work is done (`waitUntil`), when
+/// a DSN is configured.
+fn report_later(env: &Env, wait_until: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>), source: Source, transaction: String, message: String) {
+    let Some(reporting) = isolate_config(env).ok().and_then(|c| c.sentry.as_ref()) else { return };
+    let report = adapters::sentry::Report { source, transaction, message, request_id: None, user_id: None };
+    wait_until(Box::pin(adapters::sentry::send(reporting, report)));
 }
 
 /// Development only: a job whose prompt holds `#crash-consumer` is claimed and then the
@@ -76,6 +128,7 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Resul
         }
         QueueMessage::StripeEvent { event_id } => crate::credits::billing::consume_event(&db, &event_id, SystemClock.now_ms()).await,
         QueueMessage::Generate { job_id } if queue.is_dead_letter() => service::dead_lettered(&db, &job_id, SystemClock.now_ms()).await,
+        // The billing consumer (issue 11) handles these; until it exists they wait on the DLQ.
         QueueMessage::Generate { job_id } => {
             if config.diagnostics_enabled() {
                 crash_on_purpose(&db, &job_id, lease_ms).await?;
@@ -114,16 +167,28 @@ async fn apply(env: &Env, queue: QueueName, message: &worker::RawMessage, body: 
 }
 
 #[event(scheduled)]
-async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+async fn scheduled(event: ScheduledEvent, env: Env, ctx: ScheduleContext) {
+    let started = SystemClock.now_ms();
     let bindings = isolate_config(&env).and_then(|config| Ok((database(&env, config)?, bucket(&env)?, payments(config))));
     let (db, blobs, stripe) = match bindings {
         Ok(both) => both,
         _ => {
-            log::emit(Level::Error, "scheduled run without its bindings", serde_json::json!({ "cron": event.cron() }));
+            log::emit(Level::Error, "cron run", serde_json::json!({ "cron": event.cron(), "outcome": "no_bindings" }));
+            report_later(&env, |r| ctx.wait_until(r), Source::Cron, format!("cron {}", event.cron()), "scheduled run without its bindings".into());
             return;
         }
     };
     let run = crate::ops::cron::run_scheduled(&db, &blobs, &adapters::queues::Queues(&env), stripe.as_ref(), &SystemClock, &event.cron()).await;
-    let level = if run.outcome == "ok" { Level::Info } else { Level::Error };
-    log::emit(level, "cron run", serde_json::json!({ "task": run.task, "outcome": run.outcome, "detail": run.detail }));
+    let failed = run.outcome != "ok";
+    // G1: one line per cron run, with its outcome.
+    log::emit(
+        if failed { Level::Error } else { Level::Info },
+        "cron run",
+        serde_json::json!({ "cron": event.cron(), "task": run.task, "outcome": run.outcome, "detail": run.detail,
+            "latency_ms": SystemClock.now_ms() - started }),
+    );
+    if failed {
+        let message = format!("cron {} ended {}: {}", run.task, run.outcome, run.detail);
+        report_later(&env, |r| ctx.wait_until(r), Source::Cron, format!("cron {}", run.task), message);
+    }
 }

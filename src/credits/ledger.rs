@@ -73,6 +73,18 @@ pub fn grant(user_id: &str, kind: EntryKind, amount: i64, reference: &str, now_m
     ]
 }
 
+/// G3: an admin's correction, up (`credits` > 0) or down; the entry holds the size, the
+/// reference says which request made it. A correction below zero fails the CHECK.
+pub fn adjustment(user_id: &str, credits: i64, reference: &str, now_ms: i64) -> Vec<Statement> {
+    vec![
+        entry(user_id, EntryKind::Adjustment, credits.abs(), reference, None, now_ms),
+        Statement::new("UPDATE credit_accounts SET balance = balance + ?, updated_at = ? WHERE user_id = ?")
+            .bind(credits)
+            .bind(now_ms)
+            .bind(user_id),
+    ]
+}
+
 /// E2: the starter credits, granted when an address is verified: once per address ever
 /// (the reference names a hash of the address, and ledger entries outlive accounts) and
 /// once per account (changing the address does not earn a second grant). When either

@@ -48,6 +48,17 @@ pub enum Route {
     BillingPurchases,
     /// Stripe's events; the signature, not a session, is the authentication.
     StripeWebhook,
+    /// G3: the admin area, page and API (`Access::Admin`: 404 for everyone else).
+    AdminPage,
+    AdminUsers,
+    AdminUser { id: String },
+    AdminAdjustCredits { id: String },
+    AdminJobs,
+    AdminReplayJob { id: String },
+    AdminWebhookEvents,
+    AdminRerunWebhookEvent { id: String },
+    AdminPrivacyRequests,
+    AdminUpdatePrivacyRequest { id: String },
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -67,6 +78,8 @@ pub enum DiagRoute {
     /// Puts a job's message on the dead-letter queue, as Queues does after the last retry.
     DeadLetterJob { job_id: String },
     CronRuns,
+    /// Raises an internal error on purpose, for the error-reporting tests (G1).
+    Error,
 }
 
 /// Who may call a route; `dispatch` authenticates before the handler runs.
@@ -78,14 +91,21 @@ pub enum Access {
     Session,
     /// A live session whose database row is confirmed open: every state change.
     ConfirmedSession,
+    /// An admin's session (confirmed in the database for state changes). Anyone else,
+    /// signed in or not, is told the route does not exist (404).
+    Admin,
 }
 
 impl Route {
     pub fn access(&self) -> Access {
         use Route::*;
         match self {
+            Diag(DiagRoute::Error) => Access::Session,
             Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | ContentTypes
             | BillingPacks | StripeWebhook | Diag(_) => Access::Public,
+
+            AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
+            | AdminWebhookEvents | AdminRerunWebhookEvent { .. } | AdminPrivacyRequests | AdminUpdatePrivacyRequest { .. } => Access::Admin,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
             | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
@@ -137,6 +157,16 @@ impl Route {
             Route::BillingCheckout => "POST /api/billing/checkout",
             Route::BillingPurchases => "GET /api/billing/purchases",
             Route::StripeWebhook => "POST /api/webhooks/stripe",
+            Route::AdminPage => "GET /admin",
+            Route::AdminUsers => "GET /api/admin/users",
+            Route::AdminUser { .. } => "GET /api/admin/users/{id}",
+            Route::AdminAdjustCredits { .. } => "POST /api/admin/users/{id}/adjustments",
+            Route::AdminJobs => "GET /api/admin/jobs",
+            Route::AdminReplayJob { .. } => "POST /api/admin/jobs/{id}/replay",
+            Route::AdminWebhookEvents => "GET /api/admin/webhook-events",
+            Route::AdminRerunWebhookEvent { .. } => "POST /api/admin/webhook-events/{id}/rerun",
+            Route::AdminPrivacyRequests => "GET /api/admin/privacy-requests",
+            Route::AdminUpdatePrivacyRequest { .. } => "PATCH /api/admin/privacy-requests/{id}",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -149,6 +179,7 @@ impl Route {
                 DiagRoute::ResendJob { .. } => "POST /api/_diag/generations/{id}/resend",
                 DiagRoute::DeadLetterJob { .. } => "POST /api/_diag/generations/{id}/dead-letter",
                 DiagRoute::CronRuns => "GET /api/_diag/cron-runs",
+                DiagRoute::Error => "POST /api/_diag/error",
             },
         }
     }
@@ -197,6 +228,17 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("POST", "/api/billing/checkout"),
     ("GET", "/api/billing/purchases"),
     ("POST", "/api/webhooks/stripe"),
+    ("GET", "/admin"),
+    ("GET", "/api/admin/users"),
+    ("GET", "/api/admin/users/usr_1"),
+    ("POST", "/api/admin/users/usr_1/adjustments"),
+    ("GET", "/api/admin/jobs"),
+    ("POST", "/api/admin/jobs/gen_1/replay"),
+    ("GET", "/api/admin/webhook-events"),
+    ("POST", "/api/admin/webhook-events/evt_1/rerun"),
+    ("GET", "/api/admin/privacy-requests"),
+    ("PATCH", "/api/admin/privacy-requests/prq_1"),
+    ("POST", "/api/_diag/error"),
     ("POST", "/api/_diag/kv"),
     ("GET", "/api/_diag/kv/k"),
     ("GET", "/api/_diag/blobs"),
@@ -284,6 +326,16 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "billing", "checkout"] => only("POST", Route::BillingCheckout),
         ["api", "billing", "purchases"] => only("GET", Route::BillingPurchases),
         ["api", "webhooks", "stripe"] => only("POST", Route::StripeWebhook),
+        ["admin"] | ["admin.html"] => only("GET", Route::AdminPage),
+        ["api", "admin", "users"] => only("GET", Route::AdminUsers),
+        ["api", "admin", "users", id] => only("GET", Route::AdminUser { id: id.to_string() }),
+        ["api", "admin", "users", id, "adjustments"] => only("POST", Route::AdminAdjustCredits { id: id.to_string() }),
+        ["api", "admin", "jobs"] => only("GET", Route::AdminJobs),
+        ["api", "admin", "jobs", id, "replay"] => only("POST", Route::AdminReplayJob { id: id.to_string() }),
+        ["api", "admin", "webhook-events"] => only("GET", Route::AdminWebhookEvents),
+        ["api", "admin", "webhook-events", id, "rerun"] => only("POST", Route::AdminRerunWebhookEvent { id: id.to_string() }),
+        ["api", "admin", "privacy-requests"] => only("GET", Route::AdminPrivacyRequests),
+        ["api", "admin", "privacy-requests", id] => only("PATCH", Route::AdminUpdatePrivacyRequest { id: id.to_string() }),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -307,6 +359,7 @@ fn diag_methods(rest: &[&str]) -> Option<Methods> {
         ["generations", id, "resend"] => only("POST", d(ResendJob { job_id: id.to_string() })),
         ["generations", id, "dead-letter"] => only("POST", d(DeadLetterJob { job_id: id.to_string() })),
         ["cron-runs"] => only("GET", d(CronRuns)),
+        ["error"] => only("POST", d(Error)),
         _ => return None,
     })
 }
@@ -360,6 +413,16 @@ mod tests {
             Route::BillingCheckout => 48,
             Route::BillingPurchases => 49,
             Route::StripeWebhook => 50,
+            Route::AdminPage => 51,
+            Route::AdminUsers => 52,
+            Route::AdminUser { .. } => 53,
+            Route::AdminAdjustCredits { .. } => 54,
+            Route::AdminJobs => 55,
+            Route::AdminReplayJob { .. } => 56,
+            Route::AdminWebhookEvents => 57,
+            Route::AdminRerunWebhookEvent { .. } => 58,
+            Route::AdminPrivacyRequests => 59,
+            Route::AdminUpdatePrivacyRequest { .. } => 60,
             Route::Diag(d) => match d {
                 KvPut => 36,
                 KvGet { .. } => 37,
@@ -372,10 +435,11 @@ mod tests {
                 ResendJob { .. } => 44,
                 DeadLetterJob { .. } => 45,
                 CronRuns => 46,
+                Error => 61,
             },
         }
     }
-    const ROUTE_COUNT: usize = 51;
+    const ROUTE_COUNT: usize = 62;
 
     #[test]
     fn samples_cover_every_route() {
@@ -414,6 +478,22 @@ mod tests {
         // Stripe presents no session: the signature is checked by the handler.
         assert_eq!(resolve("POST", "/api/webhooks/stripe").map(|r| r.access()), Ok(Access::Public));
         assert_eq!(resolve("GET", "/api/webhooks/stripe").unwrap_err(), AppError::MethodNotAllowed { allow: vec!["POST"] });
+    }
+
+    #[test]
+    fn every_admin_route_needs_the_admin_role() {
+        let routes = [
+            ("GET", "/admin"), ("GET", "/admin.html"), ("GET", "/api/admin/users"), ("GET", "/api/admin/users/usr_1"),
+            ("POST", "/api/admin/users/usr_1/adjustments"), ("GET", "/api/admin/jobs"), ("POST", "/api/admin/jobs/gen_1/replay"),
+            ("GET", "/api/admin/webhook-events"), ("POST", "/api/admin/webhook-events/evt_1/rerun"),
+            ("GET", "/api/admin/privacy-requests"), ("PATCH", "/api/admin/privacy-requests/prq_1"),
+        ];
+        for (method, path) in routes {
+            let route = resolve(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+            assert_eq!(route.access(), Access::Admin, "{method} {path}");
+            assert!(route.label().starts_with(method), "{method} {path}");
+        }
+        assert_eq!(resolve("POST", "/api/_diag/error"), Ok(Route::Diag(DiagRoute::Error)));
     }
 
     #[test]
@@ -479,7 +559,7 @@ mod tests {
         fn path() -> impl Strategy<Value = String> {
             let segment = prop_oneof![
                 4 => proptest::sample::select(vec![
-                    "api", "health", "auth", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
+                    "api", "health", "auth", "admin", "users", "adjustments", "jobs", "replay", "webhook-events", "rerun", "privacy-requests", "error", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
                     "duplicate", "uploads", "content", "generations", "credits", "ledger", "_diag", "kv", "blobs",
                     "queues", "probes", "dead-letter", "cron-runs", "billing", "packs", "checkout", "purchases", "webhooks", "stripe",
                     "", ".", "..", "x_1",

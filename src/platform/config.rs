@@ -65,6 +65,8 @@ pub struct Config {
     pub storage_quota_bytes: i64,
     pub inference: InferenceConfig,
     pub starter_credits: i64,
+    /// G1: where unexpected errors are reported (`SENTRY_DSN`); none when unset.
+    pub sentry: Option<crate::ops::sentry::Reporting>,
     pub billing: BillingConfig,
 }
 
@@ -194,6 +196,15 @@ fn has_http_host(url: &str) -> bool {
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
+impl Environment {
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Production => "production",
+        }
+    }
+}
+
 impl Config {
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let environment = match lookup("ENVIRONMENT").as_deref().map(str::trim) {
@@ -282,6 +293,14 @@ impl Config {
                     .unwrap_or_default(),
                 packs: parse_packs(&non_empty("CREDIT_PACKS").unwrap_or_else(|| DEFAULT_CREDIT_PACKS.into()))
                     .map_err(|reason| ConfigError { key: "CREDIT_PACKS", reason })?,
+            },
+            sentry: match non_empty("SENTRY_DSN") {
+                None => None,
+                Some(raw) => Some(crate::ops::sentry::Reporting {
+                    dsn: crate::ops::sentry::Dsn::parse(&raw).map_err(|reason| ConfigError { key: "SENTRY_DSN", reason })?,
+                    environment: non_empty("SENTRY_ENVIRONMENT").unwrap_or_else(|| environment.name().to_owned()),
+                    release: crate::ops::health::build_version(),
+                }),
             },
         })
     }
@@ -420,6 +439,17 @@ mod tests {
             assert_eq!(config(&[("CREDIT_PACKS", bad)]).map(|_| ()).unwrap_err().key, "CREDIT_PACKS", "{bad:?}");
         }
         assert_eq!(config(&[("STRIPE_API_BASE", "api.stripe.com")]).unwrap_err().key, "STRIPE_API_BASE");
+    }
+
+    #[test]
+    fn sentry_is_off_without_a_dsn_and_names_its_key_when_the_dsn_is_wrong() {
+        assert_eq!(config(&[]).unwrap().sentry, None);
+        let c = config(&[("SENTRY_DSN", "https://k@o1.ingest.sentry.io/9")]).unwrap().sentry.unwrap();
+        assert_eq!((c.environment.as_str(), c.dsn.project_id.as_str()), ("production", "9"));
+        assert_eq!(c.release, crate::ops::health::build_version());
+        let c = config(&[("SENTRY_DSN", "http://k@127.0.0.1:9/1"), ("SENTRY_ENVIRONMENT", "staging")]).unwrap().sentry.unwrap();
+        assert_eq!(c.environment, "staging");
+        assert_eq!(config(&[("SENTRY_DSN", "not a dsn")]).unwrap_err().key, "SENTRY_DSN");
     }
 
     #[test]

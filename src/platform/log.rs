@@ -1,5 +1,6 @@
 //! Structured JSON log lines (G1). Only ids and technical facts: never an email,
-//! password, token or prompt text. Lines go to the console, which Workers Logs and
+//! password, token or prompt text. Every field passes the one scrubber shared with
+//! Sentry (`ops::scrub`) on its way out. Lines go to the console, which Workers Logs and
 //! `wrangler tail` collect.
 
 use serde::Serialize;
@@ -42,9 +43,9 @@ pub fn line<T: Serialize>(record: &T) -> String {
     serde_json::to_string(record).unwrap_or_else(|e| format!("{{\"level\":\"error\",\"msg\":\"log encoding failed: {e}\"}}"))
 }
 
-/// Writes a line at the given level.
+/// Writes a line at the given level, its fields scrubbed.
 pub fn emit(level: Level, msg: &str, fields: serde_json::Value) {
-    let text = line(&EventLog { level, msg, fields });
+    let text = line(&EventLog { level, msg, fields: crate::ops::scrub::scrub_value(&fields) });
     write_line(level, &text);
 }
 
@@ -86,5 +87,15 @@ mod tests {
         assert_eq!(v["request_id"], "r1");
         assert_eq!(v["status"], 200);
         assert!(v.get("user_id").is_none());
+    }
+
+    #[test]
+    fn event_lines_are_scrubbed() {
+        let text = line(&EventLog {
+            level: Level::Info,
+            msg: "x",
+            fields: crate::ops::scrub::scrub_value(&serde_json::json!({ "user_id": "usr_1", "email": "a@b.co", "error": "for a@b.co" })),
+        });
+        assert!(!text.contains("a@b.co") && text.contains("usr_1"), "{text}");
     }
 }

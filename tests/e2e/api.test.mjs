@@ -22,7 +22,9 @@ describe('GET /api/health', () => {
     assert.equal(res.status, 200);
     const crateVersion = readFileSync(join(ROOT, 'Cargo.toml'), 'utf8').match(/^version = "(.+)"$/m)[1];
     const migrations = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).length;
-    assert.deepEqual(res.body, { status: 'ok', version: crateVersion, schema_version: migrations, db: 'd1' });
+    // G2: the package version, plus the git commit when the build had one.
+    assert.match(res.body.version, new RegExp(`^${crateVersion.replaceAll('.', '\\.')}(\\+[0-9a-f]{7,40})?$`));
+    assert.deepEqual({ ...res.body, version: crateVersion }, { status: 'ok', version: crateVersion, schema_version: migrations, db: 'd1' });
     assert.equal(res.headers.get('cache-control'), 'no-store');
     assert.match(res.headers.get('x-request-id'), /^[0-9a-f]{32}$/);
   });

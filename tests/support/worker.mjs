@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmailStandin } from '../../scripts/standins/email.mjs';
 import { startInferenceStandin } from '../../scripts/standins/inference.mjs';
 import { startStripeStandin } from '../../scripts/standins/stripe.mjs';
+import { startSentryStandin } from '../../scripts/standins/sentry.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -71,6 +72,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   const inference = await startInferenceStandin();
   const neon = await neonDatabase();
   const stripe = await startStripeStandin();
+  const sentry = await startSentryStandin();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
   execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
@@ -92,6 +94,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
     ...(neon ? { DATABASE_URL: neon.url, NEON_HTTP_ENDPOINT: neon.gateway } : {}),
     ...vars,
+    INFERENCE_TIMEOUT_SECONDS: '5', SENTRY_DSN: sentry.dsn, ...vars,
   };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -135,6 +138,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     mailbox,
     inference,
     stripe,
+    sentry,
     persist,
     neonUrl: neon?.url,
     logs: () => output,
@@ -146,6 +150,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       await mailbox.close();
       await inference.close();
       await stripe.close();
+      await sentry.close();
       rmSync(persist, { recursive: true, force: true });
       if (groupFile) rmSync(groupFile, { force: true });
     },

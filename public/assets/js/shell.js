@@ -104,9 +104,21 @@ export async function requireUser() {
     return null;
   }
   document.querySelectorAll('[data-user-email]').forEach((n) => { n.textContent = me.email; });
+  if (me.admin) showAdminLink();
   refreshBalance();
   if (!me.email_verified) showVerifyNotice(me.email);
   return me;
+}
+
+/** G3: the Admin link, for admins only (the admin pages and API are 404 to others). */
+function showAdminLink() {
+  const nav = document.querySelector('.app-nav');
+  if (!nav || nav.querySelector('a[href="/admin"]')) return;
+  const link = document.createElement('a');
+  link.href = '/admin';
+  link.textContent = 'Admin';
+  nav.append(link);
+  markCurrent(nav.parentElement);
 }
 
 /** E2: the starter credits come with a confirmed address; say so on every app page. */

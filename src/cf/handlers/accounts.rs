@@ -112,11 +112,14 @@ struct ProfileWithPending {
     #[serde(flatten)]
     profile: Profile,
     pending_email: Option<String>,
+    /// G3: the UI shows the Admin link to admins only (the admin API checks for itself).
+    admin: bool,
 }
 
 async fn profile_response(db: &impl Db, user: &User, now: i64) -> Handled {
     let pending_email = acc::pending_email(db, user, now).await?;
-    json(200, &ProfileWithPending { profile: Profile::from(user), pending_email })
+    let admin = crate::admin::is_admin(db, &user.id).await?;
+    json(200, &ProfileWithPending { profile: Profile::from(user), pending_email, admin })
 }
 
 // ---- sign-up, sign-in, sign-out -------------------------------------------------------

@@ -122,6 +122,8 @@ pub async fn handle(ctx: &Ctx<'_>, route: DiagRoute, mut req: Request) -> Handle
         }
         DiagRoute::ResendJob { job_id } => send_job(env, QueueName::Generation, job_id).await,
         DiagRoute::DeadLetterJob { job_id } => send_job(env, QueueName::GenerationDeadLetter, job_id).await,
+        // Needs the signed-in user: `app::dispatch` sends it to `forced_error`.
+        DiagRoute::Error => Err(AppError::NotFound),
         DiagRoute::CronRuns => {
             let runs = crate::ops::cron::recent_runs(&ctx.db, 20).await?;
             json(200, &serde_json::json!({ "runs": runs }))
@@ -133,4 +135,20 @@ pub async fn handle(ctx: &Ctx<'_>, route: DiagRoute, mut req: Request) -> Handle
 async fn send_job(env: &worker::Env, queue: QueueName, job_id: String) -> Handled {
     Queues(env).send(queue, &QueueMessage::Generate { job_id: job_id.clone() }).await?;
     json(202, &serde_json::json!({ "job_id": job_id, "queue": queue.short() }))
+}
+
+/// G1: raises an internal error on purpose. Its cause deliberately holds everything the
+/// scrubber must remove before the log line and the Sentry event are written: the
+/// signed-in user's name and email, the caller's IP, the request's body (a prompt, say)
+/// and its Authorization and Cookie headers.
+pub async fn forced_error(ctx: &Ctx<'_>, me: &crate::accounts::authentication::SignedIn, mut req: Request) -> Handled {
+    let user = crate::accounts::queries::find_user(&ctx.db, &me.user_id).await?.ok_or(AppError::NotFound)?;
+    let header = |name: &str| req.headers().get(name).ok().flatten().unwrap_or_default();
+    let (authorization, cookie) = (header("Authorization"), header("Cookie"));
+    let body = crate::cf::http::read_body(&mut req, ctx.config.max_json_body_bytes, AppError::PayloadTooLarge { limit_bytes: ctx.config.max_json_body_bytes }).await?;
+    let who = serde_json::json!({ "name": user.name, "email": user.email, "ip": ctx.ip });
+    Err(AppError::internal(format!(
+        "forced error (development only) for {who} with body {}; Authorization: {authorization}; Cookie: {cookie}",
+        String::from_utf8_lossy(&body)
+    )))
 }

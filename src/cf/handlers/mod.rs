@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod billing;
+pub mod admin;
 pub mod diagnostics;
 pub mod generation;
 pub mod library;

@@ -1,0 +1,47 @@
+// npm run admin -- grant EMAIL | revoke EMAIL [--remote] [--persist-to DIR]
+// Gives or takes the admin role (G3), recorded as a security event in that user's
+// activity. Local D1 (.wrangler/state, what `npm start` uses) by default; `--remote` for
+// the deployed D1 (needs CLOUDFLARE_API_TOKEN). On Neon, run the same two statements
+// with psql (README, "Deployment").
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+
+function usage(message) {
+  if (message) console.error(message);
+  console.error('usage: npm run admin -- grant|revoke EMAIL [--remote] [--persist-to DIR]');
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const [command, email] = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--persist-to');
+if (!['grant', 'revoke'].includes(command) || !email) usage();
+// The address goes into SQL text (wrangler d1 execute takes no parameters): allow only
+// what an address holds, and quote it.
+if (!/^[^\s'"\\;]+@[^\s'"\\;]+$/.test(email)) usage(`not an email address: ${email}`);
+const remote = args.includes('--remote');
+const persistAt = args.indexOf('--persist-to');
+const location = remote ? ['--remote'] : ['--local', ...(persistAt >= 0 ? ['--persist-to', args[persistAt + 1]] : [])];
+
+const role = command === 'grant' ? 'admin' : 'user';
+const kind = command === 'grant' ? 'admin_role_granted' : 'admin_role_revoked';
+const address = email.toLowerCase();
+const sql = `INSERT INTO security_events (id, user_id, kind, device, created_at)
+  SELECT 'evt_${randomBytes(16).toString('hex')}', id, '${kind}', 'npm run admin', ${Date.now()} FROM users WHERE email = '${address}' AND role <> '${role}';
+UPDATE users SET role = '${role}', updated_at = ${Date.now()} WHERE email = '${address}';
+SELECT id, email, role FROM users WHERE email = '${address}';`;
+
+const run = (extra) => execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'DB', ...location, '--json', ...extra], {
+  cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'inherit'],
+}).toString();
+const results = JSON.parse(run(['--command', sql]));
+const rows = results.at(-1)?.results ?? [];
+if (!rows.length) {
+  console.error(`No account has the address ${address}${remote ? ' in the deployed D1' : ' in the local D1'}.`);
+  process.exit(1);
+}
+console.log(`${rows[0].email} (${rows[0].id}) is now ${rows[0].role === 'admin' ? 'an admin' : 'not an admin'}.`);
