@@ -92,9 +92,9 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     INFERENCE_BASE_URL: inference.base, INFERENCE_API_KEY: 'dev-inference-key', MODERATION_MODEL: 'omni-moderation-latest',
     INFERENCE_TIMEOUT_SECONDS: '15',
     STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
+    SENTRY_DSN: sentry.dsn,
     ...(neon ? { DATABASE_URL: neon.url, NEON_HTTP_ENDPOINT: neon.gateway } : {}),
     ...vars,
-    INFERENCE_TIMEOUT_SECONDS: '5', SENTRY_DSN: sentry.dsn, ...vars,
   };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
