@@ -25,7 +25,8 @@ test('an admin finds a user and adjusts their credits; a member sees no Admin li
   const memberEmail = uniqueEmail('browser-member');
   assert.equal((await new Client(suite.worker.base).signup({ name: 'Ops Person', email: adminEmail, password })).status, 201);
   assert.equal((await new Client(suite.worker.base).signup({ name: 'Member Person', email: memberEmail, password })).status, 201);
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'admin.mjs'), 'grant', adminEmail, '--persist-to', suite.worker.persist], { cwd: ROOT });
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'admin.mjs'), 'grant', adminEmail, '--persist-to', suite.worker.persist],
+    { cwd: ROOT, env: { ...process.env, ...(suite.worker.neonUrl ? { DATABASE_URL: suite.worker.neonUrl } : {}) } });
 
   const member = await newPage(suite.browser);
   await signIn(member.page, memberEmail, password);

@@ -22,7 +22,7 @@ after(async () => { await worker?.stop(); });
 
 function npmRunAdmin(...args) {
   return execFileSync(process.execPath, [join(ROOT, 'scripts', 'admin.mjs'), ...args, '--persist-to', worker.persist],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } }).toString();
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...(worker.neonUrl ? { DATABASE_URL: worker.neonUrl } : {}) } }).toString();
 }
 
 const ADMIN_ROUTES = [

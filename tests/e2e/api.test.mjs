@@ -24,7 +24,7 @@ describe('GET /api/health', () => {
     const migrations = readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).length;
     // G2: the package version, plus the git commit when the build had one.
     assert.match(res.body.version, new RegExp(`^${crateVersion.replaceAll('.', '\\.')}(\\+[0-9a-f]{7,40})?$`));
-    assert.deepEqual({ ...res.body, version: crateVersion }, { status: 'ok', version: crateVersion, schema_version: migrations, db: 'd1' });
+    assert.deepEqual({ ...res.body, version: crateVersion }, { status: 'ok', version: crateVersion, schema_version: migrations, db: worker.neonUrl ? 'neon' : 'd1' });
     assert.equal(res.headers.get('cache-control'), 'no-store');
     assert.match(res.headers.get('x-request-id'), /^[0-9a-f]{32}$/);
   });
