@@ -189,6 +189,7 @@ async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&
         Route::VerifyEmail => accounts::verify_email(ctx, req).await,
         Route::ChangePassword => accounts::change_password(ctx, me(signed_in)?, req).await,
         Route::ResendVerification => accounts::resend_verification(ctx, me(signed_in)?).await,
+        Route::Session => accounts::session(ctx).await,
         Route::Me => accounts::me(ctx, me(signed_in)?).await,
         Route::UpdateMe => accounts::update_me(ctx, me(signed_in)?, req).await,
         Route::ListSessions => accounts::list_sessions(ctx, me(signed_in)?).await,

@@ -18,6 +18,9 @@ pub enum Route {
     ResetConfirm,
     VerifyEmail,
     ResendVerification,
+    /// Who is signed in, if anyone: 200 either way, so signed-out pages learn it without
+    /// an error (the browser logs every 401 to its console).
+    Session,
     Me,
     UpdateMe,
     ListSessions,
@@ -101,7 +104,7 @@ impl Route {
         use Route::*;
         match self {
             Diag(DiagRoute::Error) => Access::Session,
-            Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | ContentTypes
+            Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | Session | ContentTypes
             | BillingPacks | StripeWebhook | Diag(_) => Access::Public,
 
             AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
@@ -128,6 +131,7 @@ impl Route {
             Route::ResetConfirm => "POST /api/auth/reset/confirm",
             Route::VerifyEmail => "POST /api/auth/verify",
             Route::ResendVerification => "POST /api/auth/verify/resend",
+            Route::Session => "GET /api/auth/session",
             Route::Me => "GET /api/me",
             Route::UpdateMe => "PATCH /api/me",
             Route::ListSessions => "GET /api/sessions",
@@ -198,6 +202,7 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("POST", "/api/auth/reset/request"),
     ("POST", "/api/auth/reset/confirm"),
     ("POST", "/api/auth/verify"),
+    ("GET", "/api/auth/session"),
     ("POST", "/api/auth/verify/resend"),
     ("GET", "/api/me"),
     ("PATCH", "/api/me"),
@@ -296,6 +301,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "auth", "reset", "confirm"] => only("POST", Route::ResetConfirm),
         ["api", "auth", "verify"] => only("POST", Route::VerifyEmail),
         ["api", "auth", "verify", "resend"] => only("POST", Route::ResendVerification),
+        ["api", "auth", "session"] => only("GET", Route::Session),
         ["api", "me"] => Methods(vec![("GET", Route::Me), ("PATCH", Route::UpdateMe)]),
         ["api", "sessions"] => Methods(vec![("GET", Route::ListSessions), ("DELETE", Route::RevokeAllSessions)]),
         ["api", "sessions", id] => only("DELETE", Route::RevokeSession { id: id.to_string() }),
@@ -437,9 +443,10 @@ mod tests {
                 CronRuns => 46,
                 Error => 61,
             },
+            Route::Session => 62,
         }
     }
-    const ROUTE_COUNT: usize = 62;
+    const ROUTE_COUNT: usize = 63;
 
     #[test]
     fn samples_cover_every_route() {

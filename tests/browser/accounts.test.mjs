@@ -41,7 +41,7 @@ test('a person signs up, signs out, signs in, changes the password and revokes a
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('compilers all the way down');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL('**/studio');
+  await page.waitForURL('**/dashboard');
   await page.goto(`${suite.worker.base}/settings`);
 
   // Another device signs in; this one revokes it from the sessions list.

@@ -10,9 +10,9 @@ test('paths of this site are kept, with their query and fragment', () => {
   assert.equal(safeNext('/gallery', ORIGIN), '/gallery');
 });
 
-test('anything that a browser would read as another host goes to the studio', () => {
+test('anything that a browser would read as another host goes to the dashboard', () => {
   for (const raw of ['//evil.example', '/\\evil.example', '/\t/evil.example', '/%09/evil.example'.replace('%09', '\t'),
     'https://evil.example/', 'javascript:alert(1)', '', null, undefined, '\\\\evil.example', '/\n/evil.example']) {
-    assert.equal(safeNext(raw, ORIGIN), '/studio', JSON.stringify(raw));
+    assert.equal(safeNext(raw, ORIGIN), '/dashboard', JSON.stringify(raw));
   }
 });

@@ -16,7 +16,7 @@ function finish(message) {
   done.querySelector('h2, h1')?.focus();
 }
 
-const next = () => new URLSearchParams(location.search).get('next') || '/studio';
+const next = () => new URLSearchParams(location.search).get('next') || '/dashboard';
 
 if (page === 'signup') {
   bindForm(form, async (v) => {

@@ -1,33 +1,23 @@
 // The gallery (D7): outputs by brand, type and prompt text, with download, delete and
 // regenerate.
 import { api } from './api.js';
-import { $ } from './dom.js';
+import { $, showLoaded } from './dom.js';
 import { requireUser } from './shell.js';
-import { toast } from './ui.js';
-import { renderJob, follow } from './job-card.js';
+import { loadFailed, toast } from './ui.js';
+import { renderJob, follow, cardOptions } from './job-card.js';
 
 let types = {};
 let cursor = null;
 
-const options = {
-  get types() { return types; },
-  onRegenerate: async (job) => {
-    const fresh = await api('POST', '/api/generations', { brand_id: job.brand_id, content_type: job.content_type, prompt: job.prompt });
-    const li = renderJob(fresh, options);
+const options = cardOptions({
+  types: () => types,
+  show: (job, opts) => {
+    const li = renderJob(job, opts);
     $('#gallery').prepend(li);
-    toast('Regenerating with the same settings.');
-    follow(fresh, li, options);
+    $('#gallery-empty').hidden = true;
+    follow(job, li, opts);
   },
-  onFavorite: async (job) => {
-    const updated = await api('PATCH', `/api/generations/${job.id}`, { favorite: !job.favorite });
-    document.getElementById(`job-${job.id}`)?.replaceWith(renderJob(updated, options));
-  },
-  onDelete: async (job) => {
-    await api('DELETE', `/api/generations/${job.id}`);
-    document.getElementById(`job-${job.id}`)?.remove();
-    toast('Deleted.');
-  },
-};
+});
 
 async function load(more = false) {
   const f = new FormData($('#filters'));
@@ -49,8 +39,9 @@ async function main() {
   $('#f-brand').append(...brands.items.map((b) => new Option(b.name, b.id)));
   $('#f-type').append(...ct.items.map((t) => new Option(t.name, t.id)));
   $('#filters').addEventListener('submit', (e) => { e.preventDefault(); load().catch((err) => toast(err.message)); });
-  $('#gallery-more').addEventListener('click', () => load(true));
+  $('#gallery-more').addEventListener('click', () => load(true).catch((err) => toast(err.message)));
   await load();
+  showLoaded($('#gallery'));
 }
 
-main().catch((e) => toast(e.message));
+main().catch(loadFailed);

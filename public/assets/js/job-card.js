@@ -2,7 +2,7 @@
 // Used by the studio (where it updates itself until done) and the gallery.
 import { api } from './api.js';
 import { el } from './dom.js';
-import { toast, formatDate } from './ui.js';
+import { toast, formatDate, confirmAction } from './ui.js';
 import { refreshBalance } from './shell.js';
 
 const STATUS = { queued: 'Queued', running: 'Running', succeeded: 'Done', failed: 'Failed' };
@@ -47,19 +47,20 @@ export function renderJob(job, { types = {}, onRegenerate, onDelete, onFavorite 
   }
   if (job.status === 'succeeded' && onFavorite) {
     const star = el('button', { type: 'button', className: `button${job.favorite ? ' active' : ''}`, textContent: job.favorite ? '★ Favourite' : '☆ Favourite' });
+    star.dataset.action = 'favorite';
     star.setAttribute('aria-pressed', String(job.favorite));
-    star.addEventListener('click', () => onFavorite(job));
+    star.addEventListener('click', () => onFavorite(job, star));
     actions.append(star);
   }
   if (job.status === 'succeeded' || job.status === 'failed') {
     if (onRegenerate) {
       const again = el('button', { type: 'button', className: 'button', textContent: 'Regenerate' });
-      again.addEventListener('click', () => onRegenerate(job));
+      again.addEventListener('click', () => onRegenerate(job, again));
       actions.append(again);
     }
     if (onDelete) {
       const del = el('button', { type: 'button', className: 'button danger', textContent: 'Delete' });
-      del.addEventListener('click', () => onDelete(job));
+      del.addEventListener('click', () => onDelete(job, del));
       actions.append(del);
     }
   }
@@ -67,18 +68,86 @@ export function renderJob(job, { types = {}, onRegenerate, onDelete, onFavorite 
   return el('li', { className: 'card job', id: `job-${job.id}` }, head, body);
 }
 
-/** Re-renders the card until the job is done; polls gently (1 s, growing to 4 s). */
+/**
+ * Re-renders the card until the job is done; polls gently (1 s, growing to 4 s). Stops
+ * (resolving null) when the card left the page or the job is gone.
+ */
 export async function follow(job, li, options) {
   let current = job;
   let wait = current.poll_after_ms ?? 1000;
   while (current.status === 'queued' || current.status === 'running') {
     await new Promise((r) => setTimeout(r, wait));
     wait = Math.min(4000, Math.round(wait * 1.25));
-    try { current = await api('GET', `/api/generations/${job.id}`); } catch { continue; }
+    try {
+      current = await api('GET', `/api/generations/${job.id}`);
+    } catch (e) {
+      if (e.status === 404) return null;
+      continue;
+    }
+    const shown = document.getElementById(`job-${job.id}`);
+    if (!shown) return null;
     const next = renderJob(current, options);
-    li.replaceWith(next);
-    li = next;
+    shown.replaceWith(next);
   }
   refreshBalance();
   return current;
+}
+
+/**
+ * What every list of cards (studio, gallery) does with them: favourite, delete (asked
+ * first), regenerate (a new job under its own Idempotency-Key, so one click is one job).
+ * `show(job)` puts a new job's card in the list and follows it; `types()` gives the
+ * content types by id.
+ */
+export function cardOptions({ types, show }) {
+  const options = {
+    get types() { return types(); },
+    onFavorite: async (job, button) => {
+      button.disabled = true;
+      try {
+        const updated = await api('PATCH', `/api/generations/${job.id}`, { favorite: !job.favorite });
+        const card = renderJob(updated, options);
+        document.getElementById(`job-${job.id}`)?.replaceWith(card);
+        card.querySelector('[data-action="favorite"]')?.focus();
+        toast(updated.favorite ? 'Added to favourites.' : 'Removed from favourites.');
+      } catch (e) {
+        button.disabled = false;
+        toast(e.message);
+      }
+    },
+    onDelete: async (job, button) => {
+      const sure = await confirmAction({
+        title: 'Delete this generation?',
+        message: 'The result (and its image) is deleted for good. Credits already spent are not returned.',
+        confirm: 'Delete',
+      });
+      if (!sure) return;
+      button.disabled = true;
+      try {
+        await api('DELETE', `/api/generations/${job.id}`);
+        const card = document.getElementById(`job-${job.id}`);
+        const next = card?.nextElementSibling ?? card?.previousElementSibling;
+        card?.remove();
+        next?.querySelector('button')?.focus();
+        toast('Deleted.');
+      } catch (e) {
+        button.disabled = false;
+        toast(e.message);
+      }
+    },
+    onRegenerate: async (job, button) => {
+      button.disabled = true;
+      try {
+        const fresh = await api('POST', '/api/generations', { brand_id: job.brand_id, content_type: job.content_type, prompt: job.prompt }, crypto.randomUUID());
+        show(fresh, options);
+        refreshBalance();
+        toast('Regenerating with the same settings.');
+      } catch (e) {
+        toast(e.message);
+      } finally {
+        button.disabled = false;
+      }
+    },
+  };
+  return options;
 }

@@ -7,5 +7,5 @@ export function safeNext(raw, origin) {
       if (url.origin === origin) return url.pathname + url.search + url.hash;
     } catch { /* not a URL at all */ }
   }
-  return '/studio';
+  return '/dashboard';
 }

@@ -1,4 +1,6 @@
-// Pricing: the credit packs, public; buying asks for sign-in first when signed out.
+// Pricing: the credit packs and what each content type costs, public; buying asks for
+// sign-in first when signed out.
+import { api } from './api.js';
 import { $, el } from './dom.js';
 import { renderPacks } from './packs.js';
 import { toast } from './ui.js';
@@ -10,5 +12,13 @@ function showError(e) {
   $('#pricing-error').replaceChildren(alert);
 }
 
+async function renderCosts() {
+  const { items } = await api('GET', '/api/content-types');
+  $('#costs').replaceChildren(...items.map((t) => el('li', { className: 'row' },
+    el('div', { className: 'row-main' }, el('strong', { textContent: t.name }), el('p', { className: 'small muted', textContent: t.description })),
+    el('span', { className: 'amount', textContent: `${t.price} credit${t.price === 1 ? '' : 's'}` }))));
+}
+
 if (new URLSearchParams(location.search).get('checkout') === 'cancelled') toast('Checkout cancelled. Nothing was charged.');
 renderPacks($('#packs'), showError).catch(showError);
+renderCosts().catch(showError);

@@ -5,18 +5,19 @@
 import { api, currentUser } from './api.js';
 
 const SKIP_LINK = '<a class="skip-link" href="#main">Skip to content</a>';
-const BRAND_MARK = '<a class="brand-mark" href="/"><img src="/assets/logo.svg" alt="" width="24" height="24">Blimari</a>';
+const brandMark = (href) => `<a class="brand-mark" href="${href}"><img src="/assets/logo.svg" alt="" width="24" height="24">Blimari</a>`;
 
-const SITE_HEADER = `<header class="site-header"><div class="container">${BRAND_MARK}
+const SITE_HEADER = `<header class="site-header"><div class="container">${brandMark('/')}
   <nav class="site-nav" aria-label="Main">
     <a href="/#how">How it works</a>
     <a href="/pricing">Pricing</a>
-    <a href="/login">Sign in</a>
-    <a class="button primary" href="/signup">Start free</a>
+    <a href="/login" data-signed-out>Sign in</a>
+    <a class="button primary" href="/signup" data-signed-out>Start free</a>
+    <a class="button primary" href="/dashboard" data-signed-in hidden>Open app</a>
   </nav>
 </div></header>`;
 
-const APP_HEADER = `<header class="site-header"><div class="container">${BRAND_MARK}
+const APP_HEADER = `<header class="site-header"><div class="container">${brandMark('/dashboard')}
   <nav class="site-nav" aria-label="Account">
     <a class="balance" href="/credits" data-balance aria-live="polite">Credits</a>
     <span class="small muted" data-user-email></span>
@@ -24,6 +25,7 @@ const APP_HEADER = `<header class="site-header"><div class="container">${BRAND_M
 </div></header>`;
 
 const APP_NAV = `<nav class="app-nav" aria-label="App">
+  <a href="/dashboard">Dashboard</a>
   <a href="/studio">Studio</a>
   <a href="/brands">Brands</a>
   <a href="/gallery">Gallery</a>
@@ -73,6 +75,18 @@ function frame(kind) {
 }
 
 frame(document.body.dataset.frame);
+
+/** Signed-out pages: someone signed in sees "Open app" (the dashboard) instead of the
+ *  sign-in and sign-up calls to action (`data-signed-out` / `data-signed-in`). */
+async function showSignedIn() {
+  let me = null;
+  try { me = await currentUser(); } catch { return; }
+  if (!me) return;
+  document.querySelectorAll('[data-signed-out]').forEach((n) => { n.hidden = true; });
+  document.querySelectorAll('[data-signed-in]').forEach((n) => { n.hidden = false; });
+}
+
+if (document.body.dataset.frame === 'site' && !['login', 'signup', 'forgot', 'reset', 'verify'].includes(document.body.dataset.page)) showSignedIn();
 
 /** Shows the balance in the header; "low" and a warning colour when it runs short. */
 export async function refreshBalance() {

@@ -16,6 +16,18 @@ export function toast(message) {
   setTimeout(() => note.remove(), 4000);
 }
 
+/**
+ * A page whose data could not load: the skeletons give way to the problem's detail and
+ * its request id (for support), at the top of <main>.
+ */
+export function loadFailed(error) {
+  document.querySelectorAll('[data-loading]').forEach((n) => n.remove());
+  const alert = el('div', { className: 'alert danger', textContent: error.message });
+  alert.setAttribute('role', 'alert');
+  if (error.requestId) alert.append(el('small', { className: 'request-id', textContent: ` Request id: ${error.requestId}` }));
+  document.getElementById('main')?.prepend(alert);
+}
+
 function clearErrors(form) {
   form.querySelectorAll('.error[data-for]').forEach((e) => e.remove());
   form.querySelectorAll('[aria-invalid]').forEach((i) => { i.removeAttribute('aria-invalid'); i.removeAttribute('aria-describedby'); });
@@ -86,4 +98,34 @@ export function formatBytes(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+let confirmDialog;
+/**
+ * Asks before something that cannot be undone, in the one shared <dialog>: resolves true
+ * when the person confirms, false on Cancel or Escape. Focus returns where it was.
+ */
+export function confirmAction({ title, message, confirm }) {
+  if (!confirmDialog) {
+    confirmDialog = el('dialog', { className: 'confirm-dialog' },
+      el('h2', { id: 'confirm-title' }), el('p', { className: 'muted', id: 'confirm-message' }),
+      el('form', { method: 'dialog', className: 'actions' },
+        el('button', { className: 'button', value: 'cancel', textContent: 'Cancel' }),
+        el('button', { className: 'button danger', value: 'confirm', id: 'confirm-ok' })));
+    confirmDialog.setAttribute('aria-labelledby', 'confirm-title');
+    confirmDialog.setAttribute('aria-describedby', 'confirm-message');
+    document.body.append(confirmDialog);
+  }
+  confirmDialog.querySelector('#confirm-title').textContent = title;
+  confirmDialog.querySelector('#confirm-message').textContent = message;
+  confirmDialog.querySelector('#confirm-ok').textContent = confirm;
+  confirmDialog.returnValue = '';
+  const opener = document.activeElement;
+  confirmDialog.showModal();
+  return new Promise((resolve) => {
+    confirmDialog.addEventListener('close', () => {
+      if (opener?.isConnected) opener.focus();
+      resolve(confirmDialog.returnValue === 'confirm');
+    }, { once: true });
+  });
 }

@@ -417,6 +417,33 @@ pub async fn resend_verification(ctx: &Ctx<'_>, me: &SignedIn) -> Handled {
     json(202, &serde_json::json!({ "status": "verification_sent" }))
 }
 
+/// Who is signed in: `{"signed_in": false}`, or `{"signed_in": true, "user": profile}`.
+/// Always 200, so a signed-out page can ask without the browser logging an error; a
+/// session that is expired, revoked or unknown answers as signed out.
+pub async fn session(ctx: &Ctx<'_>) -> Handled {
+    let signed_out = || json(200, &serde_json::json!({ "signed_in": false }));
+    if ctx.token.is_none() {
+        return signed_out();
+    }
+    let store = ctx.sessions()?;
+    let access = crate::http::routes::Access::Session;
+    let me = match crate::accounts::authentication::authenticate(store, &ctx.db, ctx.token.as_deref(), access, ctx.config.sessions, ctx.now).await {
+        Ok(me) => me,
+        Err(AppError::Unauthorized) => return signed_out(),
+        Err(e) => return Err(e),
+    };
+    let Some(user) = acc::find_user(&ctx.db, &me.user_id).await? else { return signed_out() };
+    let pending_email = acc::pending_email(&ctx.db, &user, ctx.now).await?;
+    let admin = crate::admin::is_admin(&ctx.db, &user.id).await?;
+    json(200, &SessionAnswer { signed_in: true, user: ProfileWithPending { profile: Profile::from(&user), pending_email, admin } })
+}
+
+#[derive(Serialize)]
+struct SessionAnswer {
+    signed_in: bool,
+    user: ProfileWithPending,
+}
+
 pub async fn me(ctx: &Ctx<'_>, me: &SignedIn) -> Handled {
     let db = &ctx.db;
     let user = current_user(&db, &me.user_id).await?;
