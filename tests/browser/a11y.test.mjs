@@ -4,7 +4,7 @@
 // screenshotted at 360 and 1280 px, light and dark, into test-artifacts/screenshots/ for a
 // person to look at. And a keyboard-only walkthrough: sign up → brand → generate with
 // Tab, Enter and Space (and typing into fields), focus always visible.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +28,11 @@ const SIGNED_IN = [
 const pages = {};
 let brandId;
 
-before(async () => {
+// Made by the first test that needs it (after browserSuite's own hook has run).
+let prepared;
+const ready = () => (prepared ??= prepare());
+
+async function prepare() {
   mkdirSync(SHOTS, { recursive: true });
   const account = await makeAccount(suite.worker, { name: 'Axe Person', tag: 'a11y' });
   grantAdmin(suite.worker, account.email);
@@ -55,7 +59,7 @@ before(async () => {
       pages[`${scheme}:${signedIn}`] = { page, errors };
     }
   }
-});
+}
 
 after(async () => {
   for (const { page } of Object.values(pages)) await page.context().close();
@@ -63,6 +67,7 @@ after(async () => {
 
 /** axe, the 360-px overflow check and both screenshots for one page in one scheme. */
 async function check(name, path, scheme, signedIn) {
+  await ready();
   const { page, errors } = pages[`${scheme}:${signedIn}`];
   errors.length = 0;
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -108,6 +113,7 @@ async function tabTo(page, selector, max = 60) {
 }
 
 test('keyboard only: sign up, create a brand, generate a post', async () => {
+  await ready();
   const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = [];

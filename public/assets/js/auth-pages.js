@@ -58,6 +58,12 @@ if (page === 'verify') {
   const token = tokenFromFragment();
   const status = document.querySelector('[data-status]');
   (async () => {
+    if (!token) {
+      // Nothing to confirm: say so without asking the API (which would answer 422).
+      status.textContent = 'This page needs the link from your email. Open the link in the message we sent, or send a new one from your settings.';
+      status.classList.add('danger');
+      return;
+    }
     try {
       const res = await api('POST', '/api/auth/verify', { token: token ?? '' });
       status.textContent = res.status === 'email_changed'

@@ -20,6 +20,12 @@ const EVENT_LABELS = {
   profile_updated: 'Profile updated',
 };
 
+/** An event without a label of its own, readable: `admin_role_granted` → "Admin role granted". */
+function readable(kind) {
+  const words = kind.replaceAll('_', ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function renderProfile(me) {
   $('[data-user-name]').textContent = me.name;
   $('[data-user-email]').textContent = me.email;
@@ -68,7 +74,7 @@ async function loadActivity(cursor) {
   const page = await api('GET', `/api/activity?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
   if (!cursor) list.replaceChildren();
   list.append(...page.items.map((e) => el('li', { className: 'row' },
-    el('div', {}, el('strong', {}, EVENT_LABELS[e.kind] ?? e.kind), el('p', { className: 'small muted' }, e.device ?? '')),
+    el('div', {}, el('strong', {}, EVENT_LABELS[e.kind] ?? readable(e.kind)), el('p', { className: 'small muted' }, e.device ?? '')),
     el('time', { className: 'small muted', dateTime: new Date(e.created_at).toISOString() }, formatDate(e.created_at)))));
   more.hidden = !page.next_cursor;
   more.onclick = () => loadActivity(page.next_cursor);
