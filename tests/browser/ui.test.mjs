@@ -58,6 +58,9 @@ test('signed-out visits to app pages go to sign-in with next=, without a console
   await page.goto(`${suite.worker.base}/`);
   await page.getByRole('link', { name: 'Open app' }).click();
   await page.waitForURL('**/dashboard');
+  // The sign-in page, signed in, goes on to where signing in would lead.
+  await page.goto(`${suite.worker.base}/login?next=%2Fcredits`);
+  await page.waitForURL('**/credits');
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -28,6 +28,8 @@ if (page === 'signup') {
 }
 
 if (page === 'login') {
+  // Already signed in (a bookmark, the back button): straight on to where sign-in leads.
+  currentUser().then((me) => { if (me) location.replace(sameSitePath(next(), location.origin)); }).catch(() => {});
   bindForm(form, async (v) => {
     await api('POST', '/api/auth/login', { email: v.email, password: v.password });
     location.assign(sameSitePath(next(), location.origin));
