@@ -207,3 +207,22 @@ test('a double click on Generate makes one job and one charge; studio cards can 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('while their data loads, list pages show skeletons, never an empty state', async () => {
+  const account = await makeAccount(suite.worker, { tag: 'ui-skeleton', verify: false });
+  const { context, page, errors } = await pageFor(account);
+  // Every API answer held back a little, as on a slow connection.
+  await page.route('**/api/**', async (route) => {
+    await new Promise((r) => setTimeout(r, 600));
+    await route.continue();
+  });
+  for (const path of ['/dashboard', '/brands', '/studio', '/gallery', '/credits', '/settings', '/pricing']) {
+    await page.goto(suite.worker.base + path, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => document.querySelector('#main .skeleton')?.getClientRects().length > 0, undefined, { timeout: 2000 });
+    const emptyShown = await page.evaluate(() => [...document.querySelectorAll('#main .empty, #main [id$="-empty"]')].some((n) => n.getClientRects().length > 0));
+    assert.equal(emptyShown, false, `${path} shows an empty state before its data arrived`);
+    await settled(page);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
