@@ -171,6 +171,9 @@ test('a double click on Generate makes one job and one charge; studio cards can 
   await page.getByLabel('What should it say?').fill('Our new cosy winter blend');
   await page.getByRole('button', { name: /^Generate/ }).dblclick();
   await page.locator('.job .badge', { hasText: 'Done' }).waitFor({ timeout: 30_000 });
+  // Screen readers hear the progress once per change, from one status region.
+  await page.locator('[data-job-announcer]', { hasText: 'Product description: done.' }).waitFor({ state: 'attached' });
+  assert.equal(await page.locator('[data-job-announcer]').getAttribute('role'), 'status');
   // Two submits in the same moment (a double Enter, or a click that gets through): both
   // carry the same key, the server answers both with the same job.
   await page.getByLabel('What should it say?').fill('Our spring blend');

@@ -7,6 +7,19 @@ import { refreshBalance } from './shell.js';
 
 const STATUS = { queued: 'Queued', running: 'Running', succeeded: 'Done', failed: 'Failed' };
 
+let liveRegion;
+/** Says a job's progress to screen readers once per change (the cards themselves are
+ *  re-rendered on every poll, too often to be a live region). */
+function announce(text) {
+  if (!liveRegion) {
+    liveRegion = el('div', { className: 'visually-hidden' });
+    liveRegion.setAttribute('role', 'status');
+    liveRegion.dataset.jobAnnouncer = '';
+    document.body.append(liveRegion);
+  }
+  liveRegion.textContent = text;
+}
+
 function elapsed(job) {
   const end = job.finished_at ?? Date.now();
   const start = job.started_at ?? job.created_at;
@@ -65,7 +78,9 @@ export function renderJob(job, { types = {}, onRegenerate, onDelete, onFavorite 
     }
   }
   body.append(actions);
-  return el('li', { className: 'card job', id: `job-${job.id}` }, head, body);
+  const card = el('li', { className: 'card job', id: `job-${job.id}` }, head, body);
+  card.dataset.status = job.status;
+  return card;
 }
 
 /**
@@ -86,8 +101,17 @@ export async function follow(job, li, options) {
     }
     const shown = document.getElementById(`job-${job.id}`);
     if (!shown) return null;
+    const focused = shown.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+    const before = shown.dataset.status;
     const next = renderJob(current, options);
     shown.replaceWith(next);
+    if (focused) next.querySelector(`[data-action="${focused}"]`)?.focus();
+    if (before !== current.status) {
+      const name = options?.types?.[current.content_type]?.name ?? 'Generation';
+      announce(current.status === 'failed'
+        ? `${name}: failed. ${current.failure_reason ?? ''} No credits were used.`
+        : `${name}: ${STATUS[current.status].toLowerCase()}.`);
+    }
   }
   refreshBalance();
   return current;
