@@ -131,6 +131,8 @@ test('keyboard only: sign up, create a brand, generate a post', async () => {
   await page.keyboard.type(email);
   await tabTo(page, '#password');
   await page.keyboard.type('keys all the way down');
+  // The button is enabled once the page's script has bound the form.
+  await page.locator('form button[type="submit"]:not([disabled])').waitFor();
   await page.keyboard.press('Enter');
   await page.waitForURL('**/brands?welcome=1');
   await verifyEmail(suite.worker, email);

@@ -229,3 +229,19 @@ test('while their data loads, list pages show skeletons, never an empty state', 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('the sign-in forms cannot be sent before their script has bound them (no password in a URL)', async () => {
+  const context = await suite.browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  for (const path of ['/login', '/signup', '/forgot', '/reset']) {
+    await page.goto(suite.worker.base + path);
+    assert.equal(await page.locator('form').getAttribute('method'), 'post');
+    assert.equal(await page.locator('form button[type="submit"]').isDisabled(), true, path);
+  }
+  await page.goto(`${suite.worker.base}/login`);
+  await page.getByLabel('Email').fill('someone@example.com');
+  await page.getByLabel('Password').fill('not in the url');
+  await page.getByLabel('Password').press('Enter');
+  assert.equal(new URL(page.url()).search, '');
+  await context.close();
+});

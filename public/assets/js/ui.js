@@ -59,8 +59,13 @@ export function showError(form, error) {
   }
 }
 
-/** Submits `form` through `action(values)`; keeps what the user typed on failure. */
+/**
+ * Submits `form` through `action(values)`; keeps what the user typed on failure. A form
+ * whose submit button starts `disabled` in the HTML (the sign-in pages) is usable from
+ * here on: until its script runs, it cannot be sent natively, credentials and all.
+ */
 export function bindForm(form, action) {
+  form.querySelector('button[type="submit"]').disabled = false;
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const button = form.querySelector('button[type="submit"]');
