@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { ROOT, startWorker } from './support/worker.mjs';
 
 /** The longest files, started first so the run is not left waiting on one started last. */
-const LONGEST = ['tests/e2e/generation.test.mjs', 'tests/e2e/throttling.test.mjs', 'tests/e2e/library.test.mjs', 'tests/e2e/bindings.test.mjs'];
+const LONGEST = ['tests/browser/a11y.test.mjs', 'tests/e2e/generation.test.mjs', 'tests/e2e/throttling.test.mjs', 'tests/e2e/library.test.mjs', 'tests/e2e/bindings.test.mjs'];
 const rank = (file) => { const i = LONGEST.indexOf(file); return i < 0 ? LONGEST.length : i; };
 
 if (process.argv[2] === '--ordered') {
