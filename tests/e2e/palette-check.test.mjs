@@ -53,10 +53,11 @@ describe('palette check', () => {
     assert.equal(job.status, 'succeeded', job.failure_reason);
     const check = job.palette_check;
     assert.equal(check.status, 'failed', JSON.stringify(check));
-    assert.deepEqual(check.problems.sort(), [
-      'Off-brand colour #1d4ed8 covers 33% of the image (nearest brand colour #0e7c66, ΔE 23.9).',
-      'Off-brand colour #d11f1f covers 33% of the image (nearest brand colour #f5f0e1, ΔE 28.5).',
-    ]);
+    // Three stripes of a third each; the sample grid (every 3rd pixel) gives 33–34 %.
+    const problems = check.problems.sort();
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems[0], /^Off-brand colour #1d4ed8 covers 3[34]% of the image \(nearest brand colour #0e7c66, ΔE 23\.9\)\.$/);
+    assert.match(problems[1], /^Off-brand colour #d11f1f covers 3[34]% of the image \(nearest brand colour #f5f0e1, ΔE 28\.5\)\.$/);
     assert.deepEqual(check.colours.map((x) => [x.hex, x.kind]).sort(), [['#0e7c66', 'on_brand'], ['#1d4ed8', 'off_brand'], ['#d11f1f', 'off_brand']]);
     // The check informs; it never withholds the image or the charge.
     const img = await fetch(worker.base + job.output.image_url, { headers: { cookie: `__Host-blimari_session=${c.token}` } });
