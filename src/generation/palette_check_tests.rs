@@ -264,6 +264,40 @@ fn webp_lossless_with_and_without_alpha_decodes() {
     assert_eq!(sample(&webp(2, 1, &rgba, image_webp::ColorType::Rgba8)).unwrap().pixels, vec![RED]);
 }
 
+/// Committed fixtures (48 × 32: the left two thirds #d11f1f, the rest #0e7c66), made
+/// by tools the crate has no encoder for: an Adam7-interlaced PNG (written by hand),
+/// and lossy WebPs from `cwebp -q 80`, one with its top quarter transparent.
+const INTERLACED_PNG: &[u8] = include_bytes!("fixtures/red-teal-interlaced.png");
+const LOSSY_WEBP: &[u8] = include_bytes!("fixtures/red-teal-lossy.webp");
+const LOSSY_ALPHA_WEBP: &[u8] = include_bytes!("fixtures/red-teal-lossy-alpha.webp");
+
+fn red_share(pixels: &[[u8; 3]], tolerance: i32) -> f32 {
+    pixels.iter().filter(|p| close(**p, RED, tolerance)).count() as f32 / pixels.len() as f32
+}
+
+#[test]
+fn an_interlaced_png_gives_every_pixel_once() {
+    let s = sample(INTERLACED_PNG).unwrap();
+    assert_eq!((s.width, s.height, s.pixels.len()), (48, 32, 48 * 32));
+    assert_eq!(s.pixels.iter().filter(|p| **p == RED).count(), 32 * 32);
+    assert_eq!(s.pixels.iter().filter(|p| **p == TEAL).count(), 16 * 32);
+}
+
+#[test]
+fn lossy_webp_with_and_without_alpha_decodes_to_its_colours() {
+    let s = sample(LOSSY_WEBP).unwrap();
+    assert_eq!((s.width, s.height, s.pixels.len()), (48, 32, 48 * 32));
+    let red = red_share(&s.pixels, 24);
+    assert!((red - 2.0 / 3.0).abs() < 0.05, "{red}");
+    // The transparent top quarter is left out.
+    let a = sample(LOSSY_ALPHA_WEBP).unwrap();
+    assert_eq!(a.pixels.len(), 48 * 24);
+    let c = check(LOSSY_WEBP, &brand(&["#0e7c66"]));
+    assert_eq!(c.status, PaletteStatus::Failed);
+    assert!(c.problems[0].starts_with("Off-brand colour #d") && c.problems[0].contains("covers 6"), "{:?}", c.problems);
+    assert_eq!(check(LOSSY_WEBP, &brand(&["#0e7c66", "#d11f1f"])).status, PaletteStatus::Passed);
+}
+
 #[test]
 fn images_over_the_budget_are_refused_from_their_header() {
     // A PNG whose IHDR claims 5000 × 5000 and holds nothing more.
@@ -326,6 +360,9 @@ mod properties {
             jpeg(40, 24, &data, false),
             jpeg(40, 24, &data, true),
             webp(40, 24, &data, image_webp::ColorType::Rgb8),
+            INTERLACED_PNG.to_vec(),
+            LOSSY_WEBP.to_vec(),
+            LOSSY_ALPHA_WEBP.to_vec(),
         ]
     }
 
@@ -361,7 +398,7 @@ mod properties {
 
         #[test]
         fn damaged_real_files_never_panic(
-            which in 0usize..4,
+            which in 0usize..7,
             edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..12),
             cut in proptest::option::of(any::<usize>()),
         ) {
