@@ -12,6 +12,7 @@
 //   #malformed           200 with a body that is not the API's shape
 //   #timeout-N           the first N calls with that request hang for 120 s (a timeout)
 //   #flaky-P             P % of the calls with that request answer 503 or 429
+//   #paint-RRGGBB        images in that colour (repeat for stripes) instead of the brand's
 // and globally by POST /_control {"latency_ms":0,"failure_rate":0.2}: that share of
 // all calls answers 503 or 429. GET /_stats counts calls by endpoint;
 // GET /_stats?text=T counts only the calls whose request text contains T (so tests that
@@ -79,7 +80,8 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
   }
 
   function image(prompt, size) {
-    const colours = [...new Set(prompt.match(/#[0-9a-fA-F]{6}\b/g) ?? [])].map(hexToRgb);
+    const painted = [...requestText(prompt).matchAll(/#paint-([0-9a-fA-F]{6})\b/g)].map((m) => hexToRgb(`#${m[1]}`));
+    const colours = painted.length ? painted : [...new Set(prompt.match(/#[0-9a-fA-F]{6}\b/g) ?? [])].map(hexToRgb);
     const [w, h] = (size ?? '1024x1024').split('x').map((n) => Math.max(16, Math.round(Number(n) / 4)));
     return makePng(w, h, { stripes: colours.length ? colours : [[79, 70, 229], [240, 240, 245]] }).toString('base64');
   }

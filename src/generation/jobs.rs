@@ -114,12 +114,15 @@ pub struct Job {
     pub output_text: Option<String>,
     pub output_upload_id: Option<String>,
     pub brand_check: Option<String>,
+    /// The palette check of an image (JSON of `palette_check::PaletteCheck`).
+    #[serde(default)]
+    pub palette_check: Option<String>,
     /// 0 or 1 (a portable boolean).
     pub favorite: i64,
 }
 
 const COLUMNS: &str = "id, user_id, brand_id, brand_snapshot, content_type, prompt, price, status, attempts, request_hash, \
-    created_at, started_at, finished_at, failure_reason, model, tokens_in, tokens_out, output_text, output_upload_id, brand_check, favorite";
+    created_at, started_at, finished_at, failure_reason, model, tokens_in, tokens_out, output_text, output_upload_id, brand_check, palette_check, favorite";
 
 pub struct NewJob<'a> {
     pub id: &'a str,
@@ -240,12 +243,13 @@ pub struct Success<'a> {
     pub output_text: Option<&'a str>,
     pub output_upload_id: Option<&'a str>,
     pub brand_check: Option<&'a str>,
+    pub palette_check: Option<&'a str>,
 }
 
 pub fn succeed(id: &str, s: &Success, now_ms: i64) -> Statement {
     Statement::new(
         "UPDATE generation_jobs SET status = 'succeeded', finished_at = ?, lease_until = NULL, failure_reason = NULL, \
-         model = ?, tokens_in = ?, tokens_out = ?, output_text = ?, output_upload_id = ?, brand_check = ? \
+         model = ?, tokens_in = ?, tokens_out = ?, output_text = ?, output_upload_id = ?, brand_check = ?, palette_check = ? \
          WHERE id = ? AND status IN ('queued', 'running')",
     )
     .bind(now_ms)
@@ -255,6 +259,7 @@ pub fn succeed(id: &str, s: &Success, now_ms: i64) -> Statement {
     .bind(s.output_text)
     .bind(s.output_upload_id)
     .bind(s.brand_check)
+    .bind(s.palette_check)
     .bind(id)
 }
 

@@ -1,4 +1,5 @@
 pub mod brand_check;
+pub mod palette_check;
 pub mod content_types;
 pub mod inference;
 pub mod jobs;

@@ -14,6 +14,7 @@
 use crate::accounts::security_events::{record, EventKind};
 use crate::credits::ledger;
 use crate::generation::brand_check::{self, BrandCheck};
+use crate::generation::palette_check;
 use crate::generation::content_types::{self, ContentType, Output};
 use crate::generation::inference::{ImageResult, Inference, TextResult};
 use crate::generation::jobs::{self, AfterFailure, Job, NewJob, ProviderError, Success};
@@ -268,10 +269,11 @@ pub async fn run_job(db: &impl Db, blobs: &impl Blobs, provider: &impl Inference
                 output_text: Some(&result.text),
                 output_upload_id: None,
                 brand_check: Some(&check_json),
+                palette_check: None,
             };
             settle_success(db, &job, &success, Vec::new(), done).await
         }
-        Ok(Produced::Image(image)) => store_image_and_settle(db, blobs, &job, image, done).await,
+        Ok(Produced::Image(image)) => store_image_and_settle(db, blobs, &job, &brand, image, done).await,
         Err(error) => match jobs::after_failure(&error, job.attempts) {
             AfterFailure::RetryIn { seconds } => {
                 log::emit(
@@ -319,8 +321,11 @@ async fn settle_success(db: &impl Db, job: &Job, success: &Success<'_>, extra: V
 }
 
 /// D6: the image goes to R2 when it arrives (never a provider URL), as an upload of the
-/// user's whose row is made first (see `uploads`).
-async fn store_image_and_settle(db: &impl Db, blobs: &impl Blobs, job: &Job, image: ImageResult, now: i64) -> Outcome {
+/// user's whose row is made first (see `uploads`); its palette check (B3) is stored with
+/// the job.
+async fn store_image_and_settle(db: &impl Db, blobs: &impl Blobs, job: &Job, brand: &BrandFields, image: ImageResult, now: i64) -> Outcome {
+    let palette = palette_check::check(&image.png, &brand.colors);
+    let palette_json = serde_json::to_string(&palette).unwrap_or_default();
     let kind = images::sniff(&image.png).unwrap_or(images::ImageType::Png);
     let (w, h) = images::dimensions(kind, &image.png).unwrap_or((0, 0));
     let upload_id = crate::platform::ids::new_id("upl");
@@ -351,6 +356,7 @@ async fn store_image_and_settle(db: &impl Db, blobs: &impl Blobs, job: &Job, ima
         output_text: None,
         output_upload_id: Some(&upload_id),
         brand_check: None,
+        palette_check: Some(&palette_json),
     };
     let outcome = settle_success(db, job, &success, vec![uploads::mark_ready(&upload_id)], now).await;
     let kept = jobs::find_any(db, &job.id).await.ok().flatten().and_then(|j| j.output_upload_id) == Some(upload_id.clone());

@@ -464,3 +464,51 @@ mod properties {
         }
     }
 }
+
+/// A `width × height` PNG of one colour, made by the real encoder.
+fn flat_png(rgb: [u8; 3], width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&rgb.repeat((width * height) as usize)).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+#[test]
+fn every_stored_image_gets_a_palette_check_kept_with_the_job() {
+    use crate::generation::palette_check::{PaletteCheck, PaletteStatus};
+    let w = World::new();
+    let (user, brand) = w.user("Ada");
+    let check = |id: &str| -> PaletteCheck { serde_json::from_str(&w.job(&user, id).palette_check.expect("a palette check")).unwrap() };
+
+    // The brand has no colours yet: not checked, and the job succeeds all the same.
+    let id = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
+    w.provider.then(Reply::Image(flat_png([200, 30, 30], 64, 64)));
+    assert_eq!(w.deliver(&id), Outcome::Ack);
+    assert_eq!(check(&id).status, PaletteStatus::NotChecked);
+    assert_eq!(w.job(&user, &id).brand_check, None);
+
+    let input = BrandInput {
+        colors: Some(vec![brands::Color { hex: "#0e7c66".into(), role: "primary".into() }]),
+        ..Default::default()
+    };
+    let stored = block_on(brands::find_brand(&w.db, &user, &brand)).unwrap().unwrap();
+    let fields = BrandFields::apply(stored.fields, &input).unwrap();
+    let now = w.clock.now_ms();
+    block_on(w.db.batch(brands::write_brand(&user, &brand, &fields, None, now, now, Write::Update))).unwrap();
+
+    let off = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
+    w.provider.then(Reply::Image(flat_png([200, 30, 30], 64, 64)));
+    assert_eq!(w.deliver(&off), Outcome::Ack);
+    let c = check(&off);
+    assert_eq!(c.status, PaletteStatus::Failed);
+    assert_eq!(c.problems, vec!["Off-brand colour #c81e1e covers 100% of the image (nearest brand colour #0e7c66, ΔE 28.8)."]);
+
+    let on = w.submit(&user, &brand, "image_square", None).unwrap().job.id;
+    w.provider.then(Reply::Image(flat_png([0x12, 0x80, 0x6a], 64, 64)));
+    assert_eq!(w.deliver(&on), Outcome::Ack);
+    assert_eq!(check(&on).status, PaletteStatus::Passed);
+    w.assert_books_balance(&user);
+}

@@ -1,3 +1,4 @@
 pub mod brands;
 pub mod images;
+pub mod pixels;
 pub mod uploads;

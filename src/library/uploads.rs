@@ -287,6 +287,7 @@ mod tests {
                 include_str!("../../migrations/0003_brands_uploads.sql"),
                 include_str!("../../migrations/0004_generation_credits.sql"),
                 include_str!("../../migrations/0005_favourites.sql"),
+                include_str!("../../migrations/0011_image_palette_check.sql"),
             ] {
                 c.execute_batch(sql).unwrap();
             }

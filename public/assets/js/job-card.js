@@ -1,9 +1,11 @@
-// One generation as a card: live status, the output, the brand check, and actions.
+// One generation as a card: live status, the output, the brand check (text) or palette
+// check (image), and actions.
 // Used by the studio (where it updates itself until done) and the gallery.
 import { api } from './api.js';
 import { el } from './dom.js';
 import { toast, formatDate, confirmAction } from './ui.js';
 import { refreshBalance } from './shell.js';
+import { renderPaletteCheck } from './palette-check.js';
 
 const STATUS = { queued: 'Queued', running: 'Running', succeeded: 'Done', failed: 'Failed' };
 
@@ -58,6 +60,7 @@ export function renderJob(job, { types = {}, onRegenerate, onDelete, onFavorite 
     if (!job.brand_check.passed) check.append(el('ul', {}, ...job.brand_check.problems.map((p) => el('li', { textContent: p }))));
     body.append(check);
   }
+  if (job.palette_check) body.append(renderPaletteCheck(job.palette_check));
   if (job.status === 'succeeded' && onFavorite) {
     const star = el('button', { type: 'button', className: `button${job.favorite ? ' active' : ''}`, textContent: job.favorite ? '★ Favourite' : '☆ Favourite' });
     star.dataset.action = 'favorite';

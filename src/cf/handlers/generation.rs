@@ -6,6 +6,7 @@ use crate::cf::context::Ctx;
 use crate::cf::http::{json, no_content, read_json, with_header, Handled, PageQuery};
 use crate::credits::ledger;
 use crate::generation::brand_check::BrandCheck;
+use crate::generation::palette_check::PaletteCheck;
 use crate::generation::content_types;
 use crate::generation::jobs::{self, Job, Status};
 use crate::generation::service::{self, SubmitRequest};
@@ -50,6 +51,7 @@ struct JobView<'a> {
     tokens_out: Option<i64>,
     output: Option<serde_json::Value>,
     brand_check: Option<BrandCheck>,
+    palette_check: Option<PaletteCheck>,
     favorite: bool,
     /// A hint for pollers: how long to wait before asking again.
     poll_after_ms: Option<i64>,
@@ -80,6 +82,7 @@ fn view(job: &Job) -> JobView<'_> {
         tokens_out: job.tokens_out,
         output,
         brand_check: job.brand_check.as_deref().and_then(|s| serde_json::from_str::<BrandCheck>(s).ok()),
+        palette_check: job.palette_check.as_deref().and_then(|s| serde_json::from_str::<PaletteCheck>(s).ok()),
         favorite: job.favorite == 1,
         poll_after_ms: (!job.status.is_terminal()).then_some(1000),
     }
