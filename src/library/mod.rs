@@ -1,3 +1,4 @@
 pub mod brands;
 pub mod images;
 pub mod uploads;
+pub mod website;
