@@ -9,6 +9,7 @@ use crate::platform::db::Db;
 use crate::platform::ports::Blobs;
 use crate::http::problem::AppError;
 use crate::library::uploads::{self, Doomed, Upload};
+use crate::library::website;
 use serde::Serialize;
 use worker::{FormEntry, Request, Response};
 
@@ -99,6 +100,39 @@ pub async fn delete_brand(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
     db.batch(brands::delete_brand(&me.user_id, id)).await?;
     uploads::remove(&db, ctx.blobs()?, &only_here, ctx.now).await?;
     no_content()
+}
+
+// ---- B5: a brand from its website -------------------------------------------------------------
+
+/// The price, shown before the import (and the balance, so the editor can say whether it
+/// is enough).
+pub async fn website_import_quote(ctx: &Ctx<'_>, me: &SignedIn) -> Handled {
+    let account = crate::credits::ledger::balance(&ctx.db, &me.user_id).await?;
+    json(200, &serde_json::json!({ "price": website::import::PRICE, "balance": account.balance, "debt": account.debt }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportInput {
+    url: String,
+}
+
+/// Fetches and reads the site and answers the prefilled brand fields; nothing is saved
+/// as a brand (the logo is an upload, purged after a day unless a brand uses it).
+pub async fn import_website(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> Handled {
+    let input: ImportInput = read_json(&mut req, ctx.config).await?;
+    let request = website::import::Request {
+        user_id: &me.user_id,
+        url: &input.url,
+        upload_limits: (ctx.config.upload_max_bytes, ctx.config.storage_quota_bytes),
+        now_ms: ctx.now,
+    };
+    let db = &ctx.db;
+    let imported =
+        website::import::import_website(&db, ctx.blobs()?, &ctx.web(), &ctx.inference(), &ctx.config.website_import, request).await?;
+    let mut answer = serde_json::to_value(&imported).map_err(AppError::internal)?;
+    answer["logo"] = serde_json::to_value(imported.logo.as_ref().map(view)).map_err(AppError::internal)?;
+    json(200, &answer)
 }
 
 // ---- uploads -----------------------------------------------------------------------------
