@@ -6,8 +6,8 @@
 //!
 //! The URL is parsed as browsers do (WHATWG, the `url` crate), so `http://2130706433/`,
 //! `http://0x7f.1/` and `http://[::ffff:127.0.0.1]/` are seen as the loopback addresses
-//! they are. A name that resolves to a private address is the platform's business:
-//! Workers' `fetch` cannot reach private networks (docs/PLATFORM.md).
+//! they are. A name that resolves to a private address cannot be seen here (the worker
+//! does not resolve names); that is left to Cloudflare's edge (docs/PLATFORM.md).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use url::{Host, Url};
