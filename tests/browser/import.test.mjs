@@ -23,7 +23,7 @@ test('a person imports their website into a new brand, checks the fields and sav
   await page.goto(`${suite.worker.base}/brands/edit`);
   await page.getByRole('heading', { name: 'Start from your website' }).waitFor();
   await page.getByText(/Costs \d+ credits \(you have \d+\)/).waitFor();
-  await page.getByLabel('Your website').fill(`${suite.worker.sites.base}/fernleaf/`);
+  await page.getByLabel('Your website', { exact: true }).fill(`${suite.worker.sites.base}/fernleaf/`);
   await page.getByRole('button', { name: 'Import from website' }).click();
   await page.getByText(/Filled in from .*fernleaf/).waitFor({ timeout: 30_000 });
 
@@ -64,10 +64,10 @@ test('an address that may not be fetched is explained next to the field', async 
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.waitForURL('**/brands?welcome=1');
   await page.goto(`${suite.worker.base}/brands/edit`);
-  await page.getByLabel('Your website').fill('http://169.254.169.254/');
+  await page.getByLabel('Your website', { exact: true }).fill('http://169.254.169.254/');
   await page.getByRole('button', { name: 'Import from website' }).click();
   await page.locator('#import-url-error').waitFor();
-  assert.equal(await page.getByLabel('Your website').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.getByLabel('Your website', { exact: true }).getAttribute('aria-invalid'), 'true');
   // The failed request logs a console error in Chromium (a 4xx fetch); nothing else may.
   assert.deepEqual(errors.filter((e) => !/status of 4\d\d/.test(e)), []);
   await page.close();
