@@ -22,10 +22,13 @@ test('a person imports their website into a new brand, checks the fields and sav
 
   await page.goto(`${suite.worker.base}/brands/edit`);
   await page.getByRole('heading', { name: 'Start from your website' }).waitFor();
-  await page.getByText(/Costs \d+ credits \(you have \d+\)/).waitFor();
+  const quote = await page.getByText(/Costs \d+ credits \(you have \d+\)/).textContent();
+  const [, price, had] = quote.match(/Costs (\d+) credits \(you have (\d+)\)/).map(Number);
   await page.getByLabel('Your website', { exact: true }).fill(`${suite.worker.sites.base}/fernleaf/`);
   await page.getByRole('button', { name: 'Import from website' }).click();
   await page.getByText(/Filled in from .*fernleaf/).waitFor({ timeout: 30_000 });
+  // The header's balance follows the charge.
+  await page.locator('[data-balance]').getByText(`${had - price} credits`).waitFor();
 
   assert.equal(await page.getByLabel('Brand name').inputValue(), 'Fernleaf Coffee');
   assert.equal(await page.getByLabel('Description').inputValue(), 'Small-batch coffee, roasted weekly in Leeds.');

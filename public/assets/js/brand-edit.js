@@ -4,7 +4,7 @@
 // until the user saves.
 import { api } from './api.js';
 import { $, el, showLoaded } from './dom.js';
-import { requireUser } from './shell.js';
+import { refreshBalance, requireUser } from './shell.js';
 import { bindForm, toast, formatBytes } from './ui.js';
 
 const ROLES = ['primary', 'secondary', 'accent', 'background', 'text', 'other'];
@@ -127,6 +127,7 @@ async function setUpImport() {
         ...(missing.length ? [el('p', { id: 'import-missing', className: 'muted', textContent: `Not found on the page: ${missing.join(', ')}.` })] : []),
       );
       toast('Imported from your website.');
+      refreshBalance();
       form.elements.name.focus();
     } catch (e) {
       result.replaceChildren();
