@@ -116,6 +116,20 @@ describe('a brand from its website', () => {
     assert.equal((await c.get('/api/uploads')).body.items.length, uploadsBefore);
   });
 
+  test('a page over the size limit or the time limit is refused, for free', async () => {
+    const c = await user();
+    const before = await balance(c);
+    const huge = await c.post('/api/brands/from-website', { url: `${worker.sites.base}/huge/` });
+    assertProblem(huge, 422);
+    assert.match(huge.body.detail, /larger than the limit/);
+    const started = Date.now();
+    const slow = await c.post('/api/brands/from-website', { url: `${worker.sites.base}/slow/` });
+    assertProblem(slow, 422);
+    assert.match(slow.body.detail, /took too long/);
+    assert.ok(Date.now() - started < 25_000, 'the 8 s limit ended the request');
+    assert.equal(await balance(c), before);
+  });
+
   test('without enough credits the import is refused with 402', async () => {
     const c = new Client(worker.base, { ip: nextIp() });
     assert.equal((await c.signup({ email: uniqueEmail('import-poor') })).status, 201);

@@ -3,6 +3,8 @@
 //   GET /away?token=T   302 to a second server, "outside", which is NOT in the worker's
 //                       WEBSITE_IMPORT_ALLOW_HOSTS; it records every request it gets
 //   GET /_outside?token=T  {hits}: how many requests reached the outside server for T
+//   GET /huge/          a 2 MiB page (over the import's 1 MiB limit)
+//   GET /slow/          headers at once, then nothing for 30 s (over the 8 s time limit)
 // Tests reach both over HTTP only (the shared worker's servers live in the runner).
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -36,6 +38,16 @@ export async function startFixtureSites() {
       const hits = outsideHits.get(url.searchParams.get('token') ?? '') ?? 0;
       return res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ hits }));
     }
+    if (url.pathname === '/huge/') {
+      return res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<title>Huge</title>${'<p>padding</p>'.repeat(150_000)}`);
+    }
+    if (url.pathname === '/slow/') {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.write('<title>Slow');
+      const timer = setTimeout(() => res.end('</title>'), 30_000);
+      timer.unref();
+      return undefined;
+    }
     if (url.pathname.endsWith('/logo.png')) return res.writeHead(200, { 'Content-Type': 'image/png' }).end(LOGO);
     const path = normalize(url.pathname.endsWith('/') ? `${url.pathname}index.html` : url.pathname);
     if (path.includes('..')) return res.writeHead(404).end();
@@ -53,7 +65,10 @@ export async function startFixtureSites() {
     /** What the worker's WEBSITE_IMPORT_ALLOW_HOSTS lists: this server only. */
     host: `127.0.0.1:${port}`,
     outside: `http://127.0.0.1:${outsidePort}`,
-    close: () => Promise.all([new Promise((r) => sites.close(r)), new Promise((r) => outside.close(r))]),
+    close: () => {
+      sites.closeAllConnections();
+      return Promise.all([new Promise((r) => sites.close(r)), new Promise((r) => outside.close(r))]);
+    },
   };
 }
 
