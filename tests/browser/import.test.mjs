@@ -54,6 +54,9 @@ test('a person imports their website into a new brand, checks the fields and sav
   assert.equal(brand.name, 'Fernleaf Coffee');
   assert.ok(brand.logo_upload_id);
   assert.equal(await page.locator('#import-form').isHidden(), true);
+  // The ledger names the charge.
+  await page.goto(`${suite.worker.base}/credits`);
+  await page.getByText('Spent on a website import').waitFor();
   assert.deepEqual(errors, []);
   await page.close();
 });
