@@ -6,6 +6,8 @@
 //!   to fail on purpose ([`SqliteDb::fail_next`]) to inject faults between two writes.
 //! - [`MemoryBlobs`], [`RecordingQueue`], [`ScriptedInference`], [`MemorySessions`],
 //!   [`ManualClock`]: in-memory, recording, and failing on request.
+//! - [`FixtureWeb`]: websites in memory for the website import, HTML parsed by lol_html
+//!   (the engine of the runtime's HTMLRewriter) into the events the worker sees.
 //! - [`block_on`]: runs a future to completion; the doubles never wait on anything.
 
 use crate::accounts::sessions::{SessionRecord, SessionStore};
@@ -350,5 +352,81 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.get()
+    }
+}
+
+// ---- Web ------------------------------------------------------------------------------------
+
+/// Parses HTML with lol_html, the engine of the runtime's HTMLRewriter, reporting the same
+/// events the Cloudflare adapter reports (`cf/adapters/web.rs`).
+pub fn lol_html_events(html: &[u8]) -> Vec<crate::platform::ports::HtmlEvent> {
+    use crate::platform::ports::{HtmlEvent, HTML_ATTRIBUTES, HTML_ELEMENTS, HTML_TEXT_TAGS, MAX_HTML_EVENTS};
+    use std::rc::Rc;
+    let events: Rc<RefCell<Vec<HtmlEvent>>> = Rc::default();
+    let mut settings = lol_html::Settings::new();
+    let sink = events.clone();
+    settings = settings.append_element_content_handler(lol_html::element!(HTML_ELEMENTS, move |el| {
+        let mut sink = sink.borrow_mut();
+        if sink.len() < MAX_HTML_EVENTS {
+            let attrs = HTML_ATTRIBUTES.iter().filter_map(|a| el.get_attribute(a).map(|v| (a.to_string(), v))).collect();
+            sink.push(HtmlEvent::Element { tag: el.tag_name(), attrs });
+        }
+        Ok(())
+    }));
+    for tag in HTML_TEXT_TAGS {
+        let sink = events.clone();
+        settings = settings.append_element_content_handler(lol_html::text!(tag, move |t| {
+            let mut sink = sink.borrow_mut();
+            if sink.len() < MAX_HTML_EVENTS && !t.as_str().is_empty() {
+                sink.push(HtmlEvent::Text { tag: tag.to_owned(), text: t.as_str().to_owned() });
+            }
+            Ok(())
+        }));
+    }
+    let mut rewriter = lol_html::HtmlRewriter::new(settings, |_: &[u8]| {});
+    // A page lol_html gives up on still gives the events seen so far, as HTMLRewriter does.
+    let _ = rewriter.write(html).and_then(|_| rewriter.end());
+    let out = events.borrow().clone();
+    out
+}
+
+/// A few websites held in memory: GET answers from the table (everything else is a
+/// failed connection) and records every URL asked for.
+#[derive(Default)]
+pub struct FixtureWeb {
+    pub pages: RefCell<BTreeMap<String, crate::platform::ports::WebResponse>>,
+    pub fetched: RefCell<Vec<String>>,
+}
+
+impl FixtureWeb {
+    pub fn page(&self, url: &str, content_type: &str, body: &[u8]) -> &Self {
+        let response = crate::platform::ports::WebResponse { status: 200, location: None, content_type: Some(content_type.into()), body: body.to_vec() };
+        self.pages.borrow_mut().insert(url.into(), response);
+        self
+    }
+
+    pub fn redirect(&self, url: &str, location: &str) -> &Self {
+        let response = crate::platform::ports::WebResponse { status: 302, location: Some(location.into()), content_type: None, body: Vec::new() };
+        self.pages.borrow_mut().insert(url.into(), response);
+        self
+    }
+
+    pub fn was_fetched(&self, url: &str) -> bool {
+        self.fetched.borrow().iter().any(|u| u == url)
+    }
+}
+
+impl crate::platform::ports::Web for FixtureWeb {
+    async fn get(&self, url: &str, max_bytes: usize) -> Result<crate::platform::ports::WebResponse, crate::platform::ports::WebError> {
+        self.fetched.borrow_mut().push(url.to_owned());
+        let response = self.pages.borrow().get(url).cloned().ok_or_else(|| crate::platform::ports::WebError::Failed("connection refused".into()))?;
+        if response.body.len() > max_bytes {
+            return Err(crate::platform::ports::WebError::TooLarge);
+        }
+        Ok(response)
+    }
+
+    async fn scan_html(&self, html: &[u8]) -> Result<Vec<crate::platform::ports::HtmlEvent>, PortError> {
+        Ok(lol_html_events(html))
     }
 }

@@ -115,7 +115,8 @@ async function main() {
   const env = {
     ...process.env,
     BLIMARI_TEST_WORKER: JSON.stringify({
-      base: worker.base, mailbox: worker.mailbox.base, inference: worker.inference.base, persist: worker.persist, neonUrl: worker.neonUrl,
+      base: worker.base, mailbox: worker.mailbox.base, inference: worker.inference.base, sites: worker.sites.base,
+      persist: worker.persist, neonUrl: worker.neonUrl,
     }),
   };
   // This file again, with --ordered, in its own process group, so a signal to this runner

@@ -2,6 +2,7 @@
 // runs in `npm start` and the tests.
 //
 //   POST /v1/chat/completions   deterministic text that uses the brand from the system prompt
+//                               (the website import's analysis: JSON voice, tone, audience)
 //   POST /v1/images/generations a real PNG in the brand colours named in the prompt (b64_json)
 //   POST /v1/images/edits       the same, from a multipart request with image[] parts
 //   POST /v1/moderations        flags input containing "#flag" or "violence"
@@ -113,6 +114,22 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
         record('chat', request);
         if (!Array.isArray(body.messages) || !body.model) return error(res, 400, 'model and messages are required.');
         if (await misbehave(res, request)) return;
+        if (system.includes('brand strategist')) {
+          // The website import (B5) asks for voice, tone and audience as JSON.
+          const site = (user.match(/^Website name: (.*)$/m) ?? [null, ''])[1].trim() || 'this site';
+          const first = (user.match(/^- (.*)$/m) ?? [null, ''])[1].trim().slice(0, 80);
+          const analysis = {
+            voice: `Warm and plain-spoken, as ${site} writes.`,
+            tone: 'Friendly and unhurried.',
+            audience: first ? `People drawn to "${first}".` : 'People who visit the site.',
+          };
+          const text = `Here is the analysis:\n${JSON.stringify(analysis)}`;
+          return send(res, 200, {
+            id: `chatcmpl-${Date.now()}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: body.model,
+            choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: Math.ceil((system.length + user.length) / 4), completion_tokens: Math.ceil(text.length / 4), total_tokens: 0 },
+          });
+        }
         const brand = (system.match(/for the brand "([^"]+)"/) ?? [null, 'your brand'])[1];
         const use = (system.match(/Use these words where natural: ([^.;]+)/) ?? [null, ''])[1].trim();
         const text = `${brand}: ${request.replace(/#[\w-]+/g, '').trim()}${use ? ` — ${use}` : ''}.`.slice(0, 270);

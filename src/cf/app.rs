@@ -202,6 +202,8 @@ async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&
         Route::UpdateBrand { id } => library::update_brand(ctx, me(signed_in)?, &id, req).await,
         Route::DeleteBrand { id } => library::delete_brand(ctx, me(signed_in)?, &id).await,
         Route::DuplicateBrand { id } => library::duplicate_brand(ctx, me(signed_in)?, &id).await,
+        Route::WebsiteImportQuote => library::website_import_quote(ctx, me(signed_in)?).await,
+        Route::ImportWebsite => library::import_website(ctx, me(signed_in)?, req).await,
         Route::ListUploads => library::list_uploads(ctx, me(signed_in)?, &req).await,
         Route::CreateUpload => library::create_upload(ctx, me(signed_in)?, req).await,
         Route::GetUpload { id } => library::get_upload(ctx, me(signed_in)?, &id).await,

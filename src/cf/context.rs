@@ -8,6 +8,7 @@ use super::adapters::kv::KvSessions;
 use super::adapters::queues::Queues;
 use super::adapters::r2::R2;
 use super::adapters::stripe::StripeApi;
+use super::adapters::web::WorkerWeb;
 use crate::accounts::mail::{Mailer, OutgoingEmail};
 use crate::accounts::sessions;
 use crate::http::problem::AppError;
@@ -123,6 +124,11 @@ impl<'a> Ctx<'a> {
 
     pub fn inference(&self) -> OpenAiCompatible<'static> {
         OpenAiCompatible(&self.config.inference)
+    }
+
+    /// Other websites (B5): `fetch` and the runtime's HTMLRewriter.
+    pub fn web(&self) -> WorkerWeb {
+        WorkerWeb
     }
 
     /// Runs work after the response is sent.

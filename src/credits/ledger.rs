@@ -150,6 +150,16 @@ pub fn release(user_id: &str, job_id: &str, price: i64, now_ms: i64) -> Vec<Stat
     ]
 }
 
+/// B5: pays for work already done in the request (a website import): one `capture`
+/// entry under a reference used once, so it is charged at most once; fails (CHECK) when
+/// the balance has become too short, and then nothing is charged.
+pub fn charge(user_id: &str, reference: &str, price: i64, now_ms: i64) -> Vec<Statement> {
+    vec![
+        entry(user_id, EntryKind::Capture, price, reference, None, now_ms),
+        Statement::new("UPDATE credit_accounts SET balance = balance - ?, updated_at = ? WHERE user_id = ?").bind(price).bind(now_ms).bind(user_id),
+    ]
+}
+
 /// Adds credits that first pay off any debt (purchases, restores after a dispute won):
 /// of `amount`, `min(debt, amount)` settles the debt and the rest joins the balance.
 pub fn credit_paying_debt(user_id: &str, kind: EntryKind, amount: i64, reference: &str, now_ms: i64) -> Vec<Statement> {

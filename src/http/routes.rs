@@ -33,6 +33,9 @@ pub enum Route {
     UpdateBrand { id: String },
     DeleteBrand { id: String },
     DuplicateBrand { id: String },
+    /// B5: the price of a website import, and the import itself.
+    WebsiteImportQuote,
+    ImportWebsite,
     ListUploads,
     CreateUpload,
     GetUpload { id: String },
@@ -110,10 +113,10 @@ impl Route {
             AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
             | AdminWebhookEvents | AdminRerunWebhookEvent { .. } | AdminPrivacyRequests | AdminUpdatePrivacyRequest { .. } => Access::Admin,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
-            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases => Access::Session,
+            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases | WebsiteImportQuote => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
             | UpdateBrand { .. } | DeleteBrand { .. } | DuplicateBrand { .. } | CreateUpload | DeleteUpload { .. }
-            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout => Access::ConfirmedSession,
+            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout | ImportWebsite => Access::ConfirmedSession,
         }
     }
 
@@ -144,6 +147,8 @@ impl Route {
             Route::UpdateBrand { .. } => "PATCH /api/brands/{id}",
             Route::DeleteBrand { .. } => "DELETE /api/brands/{id}",
             Route::DuplicateBrand { .. } => "POST /api/brands/{id}/duplicate",
+            Route::WebsiteImportQuote => "GET /api/brands/from-website",
+            Route::ImportWebsite => "POST /api/brands/from-website",
             Route::ListUploads => "GET /api/uploads",
             Route::CreateUpload => "POST /api/uploads",
             Route::GetUpload { .. } => "GET /api/uploads/{id}",
@@ -216,6 +221,8 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("PATCH", "/api/brands/brd_1"),
     ("DELETE", "/api/brands/brd_1"),
     ("POST", "/api/brands/brd_1/duplicate"),
+    ("GET", "/api/brands/from-website"),
+    ("POST", "/api/brands/from-website"),
     ("GET", "/api/uploads"),
     ("POST", "/api/uploads"),
     ("GET", "/api/uploads/upl_1"),
@@ -307,6 +314,8 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "sessions", id] => only("DELETE", Route::RevokeSession { id: id.to_string() }),
         ["api", "activity"] => only("GET", Route::Activity),
         ["api", "brands"] => Methods(vec![("GET", Route::ListBrands), ("POST", Route::CreateBrand)]),
+        // Before `["api", "brands", id]`: "from-website" is not a brand id.
+        ["api", "brands", "from-website"] => Methods(vec![("GET", Route::WebsiteImportQuote), ("POST", Route::ImportWebsite)]),
         ["api", "brands", id] => Methods(vec![
             ("GET", Route::GetBrand { id: id.to_string() }),
             ("PATCH", Route::UpdateBrand { id: id.to_string() }),
@@ -429,6 +438,8 @@ mod tests {
             Route::AdminRerunWebhookEvent { .. } => 58,
             Route::AdminPrivacyRequests => 59,
             Route::AdminUpdatePrivacyRequest { .. } => 60,
+            Route::WebsiteImportQuote => 62,
+            Route::ImportWebsite => 63,
             Route::Diag(d) => match d {
                 KvPut => 36,
                 KvGet { .. } => 37,
@@ -443,10 +454,10 @@ mod tests {
                 CronRuns => 46,
                 Error => 61,
             },
-            Route::Session => 62,
+            Route::Session => 64,
         }
     }
-    const ROUTE_COUNT: usize = 63;
+    const ROUTE_COUNT: usize = 65;
 
     #[test]
     fn samples_cover_every_route() {

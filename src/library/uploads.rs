@@ -213,6 +213,52 @@ pub fn abandon(id: &str, now_ms: i64) -> Statement {
     Statement::new("UPDATE uploads SET status = 'deleting', deleting_since = ? WHERE id = ?").bind(now_ms).bind(id)
 }
 
+/// C1: stores an image as the user's upload, validated as every upload is: not empty,
+/// within `max_bytes`, a PNG, JPEG, WebP or GIF by its bytes with a readable size, and
+/// within the quota (checked inside the INSERT). Row first, then the object, then ready.
+pub async fn store_image(
+    db: &impl Db,
+    blobs: &impl crate::platform::ports::Blobs,
+    user_id: &str,
+    bytes: Vec<u8>,
+    filename: Option<&str>,
+    limits: (i64, i64),
+    now_ms: i64,
+) -> Result<Upload, crate::http::problem::AppError> {
+    use crate::http::problem::AppError;
+    use crate::library::images;
+    let (max_bytes, quota_bytes) = limits;
+    if bytes.is_empty() {
+        return Err(AppError::validation("file", "The file is empty."));
+    }
+    if bytes.len() as i64 > max_bytes {
+        return Err(AppError::PayloadTooLarge { limit_bytes: max_bytes as usize });
+    }
+    let kind = images::sniff(&bytes).ok_or(AppError::UnsupportedMediaType { expected: "a PNG, JPEG, WebP or GIF image (the file's contents decide, not its name)" })?;
+    let (width, height) = images::dimensions(kind, &bytes).ok_or_else(|| AppError::validation("file", "The image is damaged: its size cannot be read."))?;
+    let id = crate::platform::ids::new_id("upl");
+    let filename = clean_filename(filename, kind.extension());
+    let new = NewUpload {
+        id: &id,
+        user_id,
+        filename: &filename,
+        content_type: kind.mime(),
+        size_bytes: bytes.len() as i64,
+        width: Some(width.into()),
+        height: Some(height.into()),
+    };
+    if db.run(insert_pending(&new, quota_bytes, now_ms)).await?.changes == 0 {
+        let usage = usage(db, user_id, quota_bytes).await?;
+        return Err(AppError::QuotaExceeded { used_bytes: usage.used_bytes, quota_bytes: usage.quota_bytes, file_bytes: new.size_bytes });
+    }
+    if let Err(e) = blobs.put(&r2_key(user_id, &id), bytes, kind.mime()).await {
+        db.run(delete_row(&id)).await?;
+        return Err(e.into());
+    }
+    db.run(mark_ready(&id)).await?;
+    find_ready(db, user_id, &id).await?.ok_or_else(|| AppError::internal("upload vanished"))
+}
+
 /// Removes one upload object-first, row-last: marks it `deleting` and detaches it from
 /// brands and from the generation that made it (in one batch), deletes the object, then
 /// the row. `Ok(false)` when the object could not be deleted yet (the sweeper retries).

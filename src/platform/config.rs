@@ -68,6 +68,8 @@ pub struct Config {
     /// G1: where unexpected errors are reported (`SENTRY_DSN`); none when unset.
     pub sentry: Option<crate::ops::sentry::Reporting>,
     pub billing: BillingConfig,
+    /// B5: which sites the website import may fetch (`WEBSITE_IMPORT_ALLOW_HOSTS`).
+    pub website_import: crate::library::website::policy::HostPolicy,
 }
 
 /// Stripe (E3): the API, its keys and the packs on sale.
@@ -294,6 +296,15 @@ impl Config {
                 packs: parse_packs(&non_empty("CREDIT_PACKS").unwrap_or_else(|| DEFAULT_CREDIT_PACKS.into()))
                     .map_err(|reason| ConfigError { key: "CREDIT_PACKS", reason })?,
             },
+            website_import: match non_empty("WEBSITE_IMPORT_ALLOW_HOSTS") {
+                None => crate::library::website::policy::HostPolicy::public(),
+                // A closed list of loopback hosts is for local runs and tests only.
+                Some(_) if environment == Environment::Production => {
+                    return Err(ConfigError { key: "WEBSITE_IMPORT_ALLOW_HOSTS", reason: "development only: production imports public sites".into() })
+                }
+                Some(raw) => crate::library::website::policy::HostPolicy::allow_list(&raw)
+                    .map_err(|reason| ConfigError { key: "WEBSITE_IMPORT_ALLOW_HOSTS", reason })?,
+            },
             sentry: match non_empty("SENTRY_DSN") {
                 None => None,
                 Some(raw) => Some(crate::ops::sentry::Reporting {
@@ -453,6 +464,16 @@ mod tests {
     }
 
     #[test]
+    fn the_website_import_allow_list_is_for_development_only() {
+        assert!(!config(&[]).unwrap().website_import.is_closed_list());
+        let err = config(&[("WEBSITE_IMPORT_ALLOW_HOSTS", "127.0.0.1:9000")]).unwrap_err();
+        assert_eq!(err.key, "WEBSITE_IMPORT_ALLOW_HOSTS");
+        let dev = config(&[("ENVIRONMENT", "development"), ("WEBSITE_IMPORT_ALLOW_HOSTS", "127.0.0.1:9000")]).unwrap();
+        assert!(dev.website_import.is_closed_list());
+        assert_eq!(config(&[("ENVIRONMENT", "development"), ("WEBSITE_IMPORT_ALLOW_HOSTS", "example.com:80")]).unwrap_err().key, "WEBSITE_IMPORT_ALLOW_HOSTS");
+    }
+
+    #[test]
     fn the_body_limit_can_be_raised() {
         assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "131072")]).unwrap().max_json_body_bytes, 131072);
     }
@@ -463,11 +484,11 @@ mod tests {
         use proptest::prelude::*;
         use std::collections::HashMap;
 
-        const KEYS: [&str; 18] = [
+        const KEYS: [&str; 19] = [
             "ENVIRONMENT", "DATABASE_URL", "MAX_JSON_BODY_BYTES", "SESSION_IDLE_SECONDS", "SESSION_ABSOLUTE_SECONDS",
             "AUTH_THROTTLE_WINDOW_SECONDS", "APP_BASE_URL", "EMAIL_API_BASE", "EMAIL_API_KEY", "EMAIL_FROM", "DEV_MAILBOX_URL",
             "UPLOAD_MAX_BYTES", "STORAGE_QUOTA_BYTES", "INFERENCE_BASE_URL", "INFERENCE_API_KEY", "TEXT_MODEL",
-            "INFERENCE_TIMEOUT_SECONDS", "STARTER_CREDITS",
+            "INFERENCE_TIMEOUT_SECONDS", "STARTER_CREDITS", "WEBSITE_IMPORT_ALLOW_HOSTS",
         ];
 
         fn value() -> impl Strategy<Value = String> {

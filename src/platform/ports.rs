@@ -51,3 +51,48 @@ impl<T: Blobs> Blobs for &T {
         (**self).delete(key).await
     }
 }
+
+/// One response of a plain GET to another site (B5): redirects are not followed (the
+/// caller checks each `Location` first), and no credentials or cookies are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebResponse {
+    pub status: u16,
+    pub location: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebError {
+    /// The body was longer than the limit (reading stopped there).
+    TooLarge,
+    TimedOut,
+    /// DNS, connection, TLS, or a refused request.
+    Failed(String),
+}
+
+/// What a streaming HTML parser reports for the elements and text the import reads:
+/// the start of an element with the attributes of `HTML_ATTRIBUTES`, and text inside
+/// one of `HTML_TEXT_TAGS` (attribute values and text as the parser hands them over,
+/// entities not yet decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HtmlEvent {
+    Element { tag: String, attrs: Vec<(String, String)> },
+    Text { tag: String, text: String },
+}
+
+/// Elements whose start is reported.
+pub const HTML_ELEMENTS: &str = "meta, link, title, h1, h2, p, style";
+/// Elements whose text is reported (each also in `HTML_ELEMENTS`).
+pub const HTML_TEXT_TAGS: [&str; 5] = ["title", "h1", "h2", "p", "style"];
+pub const HTML_ATTRIBUTES: [&str; 8] = ["name", "property", "content", "rel", "href", "sizes", "type", "media"];
+/// Parsing stops reporting after this many events (a page is at most its size limit).
+pub const MAX_HTML_EVENTS: usize = 20_000;
+
+/// Other websites: fetching (Workers `fetch`) and parsing HTML (the runtime's HTMLRewriter,
+/// whose engine is lol_html).
+#[allow(async_fn_in_trait)]
+pub trait Web {
+    async fn get(&self, url: &str, max_bytes: usize) -> Result<WebResponse, WebError>;
+    async fn scan_html(&self, html: &[u8]) -> Result<Vec<HtmlEvent>, PortError>;
+}

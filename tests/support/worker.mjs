@@ -17,6 +17,7 @@ import { startEmailStandin } from '../../scripts/standins/email.mjs';
 import { startInferenceStandin } from '../../scripts/standins/inference.mjs';
 import { startStripeStandin } from '../../scripts/standins/stripe.mjs';
 import { startSentryStandin } from '../../scripts/standins/sentry.mjs';
+import { startFixtureSites } from './sites.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -73,6 +74,8 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
   const neon = await neonDatabase();
   const stripe = await startStripeStandin();
   const sentry = await startSentryStandin();
+  // B5: the fixture websites; only their server is on the worker's allow list.
+  const sites = await startFixtureSites();
   const persist = mkdtempSync(join(tmpdir(), 'blimari-test-'));
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
   execFileSync(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
@@ -93,6 +96,8 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     INFERENCE_TIMEOUT_SECONDS: '15',
     STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
     SENTRY_DSN: sentry.dsn,
+    // Development only (production refuses the setting).
+    ...(environment === 'development' ? { WEBSITE_IMPORT_ALLOW_HOSTS: sites.host } : {}),
     ...(neon ? { DATABASE_URL: neon.url, NEON_HTTP_ENDPOINT: neon.gateway } : {}),
     ...vars,
   };
@@ -117,6 +122,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       await mailbox.close();
       await inference.close();
       await stripe.close();
+      await sites.close();
       throw new Error(`wrangler dev exited early:\n${output}`);
     }
     try {
@@ -128,6 +134,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       await mailbox.close();
       await inference.close();
       await stripe.close();
+      await sites.close();
       throw new Error(`wrangler dev did not answer /api/health within 90 s:\n${output}`);
     }
     await sleep(200);
@@ -139,6 +146,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     inference,
     stripe,
     sentry,
+    sites,
     persist,
     neonUrl: neon?.url,
     logs: () => output,
@@ -151,6 +159,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       await inference.close();
       await stripe.close();
       await sentry.close();
+      await sites.close();
       rmSync(persist, { recursive: true, force: true });
       if (groupFile) rmSync(groupFile, { force: true });
     },
@@ -167,8 +176,8 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
 export async function sharedWorker() {
   const shared = process.env.BLIMARI_TEST_WORKER;
   if (!shared) return startWorker();
-  const { base, mailbox, inference, persist, neonUrl } = JSON.parse(shared);
-  return { base, mailbox: { base: mailbox }, inference: { base: inference }, persist, neonUrl, shared: true, logs: () => '', async stop() {} };
+  const { base, mailbox, inference, sites, persist, neonUrl } = JSON.parse(shared);
+  return { base, mailbox: { base: mailbox }, inference: { base: inference }, sites: { base: sites }, persist, neonUrl, shared: true, logs: () => '', async stop() {} };
 }
 
 /** Calls the inference stand-in received whose request text contains `text`, by endpoint. */

@@ -1,8 +1,10 @@
 // Brand editor: every brand field, colours with roles, logo and reference images with
-// previews. New brands are created on first save; then the page edits that brand.
+// previews. New brands are created on first save; then the page edits that brand. A new
+// brand can start from its website (B5): the import fills the form, nothing is saved
+// until the user saves.
 import { api } from './api.js';
 import { $, el, showLoaded } from './dom.js';
-import { requireUser } from './shell.js';
+import { refreshBalance, requireUser } from './shell.js';
 import { bindForm, toast, formatBytes } from './ui.js';
 
 const ROLES = ['primary', 'secondary', 'accent', 'background', 'text', 'other'];
@@ -88,6 +90,52 @@ function fill(b) {
   renderImages();
 }
 
+const FIELD_NAMES = {
+  name: 'name', description: 'description', colors: 'colours', fonts: 'fonts', logo: 'logo', voice: 'voice',
+  tone: 'tone', audience: 'audience', example_content: 'example content',
+};
+
+/** Puts an import's fields into the form: only what it found, nothing saved. */
+function fillImported(fields) {
+  const v = form.elements;
+  for (const name of ['name', 'description', 'voice', 'audience']) if (fields[name]) v[name].value = fields[name];
+  if (fields.fonts.length) v.fonts.value = fields.fonts.join('\n');
+  if (fields.example_content.length) v.example_content.value = fields.example_content.join('\n\n');
+  if (fields.colors.length) {
+    $('#colors').replaceChildren();
+    fields.colors.forEach((c) => colorRow(c.hex, c.role));
+  }
+  if (fields.logo_upload_id) logoId = fields.logo_upload_id;
+  renderImages();
+}
+
+async function setUpImport() {
+  const importForm = $('#import-form');
+  const quote = await api('GET', '/api/brands/from-website');
+  const price = $('#import-price');
+  price.textContent = `Costs ${quote.price} credits (you have ${quote.balance}); nothing is charged if the import fails.`;
+  importForm.hidden = false;
+  bindForm(importForm, async ({ url }) => {
+    const result = $('#import-result');
+    result.replaceChildren(el('p', { className: 'muted', textContent: 'Reading your website…' }));
+    try {
+      const imported = await api('POST', '/api/brands/from-website', { url });
+      fillImported(imported.fields);
+      const missing = imported.not_found.map((f) => FIELD_NAMES[f] ?? f);
+      result.replaceChildren(
+        el('p', { textContent: `Filled in from ${imported.source_url} for ${imported.price} credits. Check the fields below, then save the brand.` }),
+        ...(missing.length ? [el('p', { id: 'import-missing', className: 'muted', textContent: `Not found on the page: ${missing.join(', ')}.` })] : []),
+      );
+      toast('Imported from your website.');
+      refreshBalance();
+      form.elements.name.focus();
+    } catch (e) {
+      result.replaceChildren();
+      throw e;
+    }
+  });
+}
+
 function values() {
   const v = form.elements;
   const colors = [...$('#colors').children].map((row) => ({ hex: row.querySelector('.hex').value, role: row.querySelector('select').value }));
@@ -107,6 +155,7 @@ async function main() {
   if (brandId) fill(await api('GET', `/api/brands/${brandId}`));
   else colorRow();
   showLoaded(form);
+  if (!brandId) await setUpImport();
 
   $('#add-color').addEventListener('click', () => colorRow('#000000', 'other'));
   $('#logo-file').addEventListener('change', (e) => handleFiles(e.target, (id) => { logoId = id; }));
@@ -116,6 +165,7 @@ async function main() {
     const saved = brandId ? await api('PATCH', `/api/brands/${brandId}`, values()) : await api('POST', '/api/brands', values());
     if (!brandId) history.replaceState(null, '', `/brands/edit?id=${saved.id}`);
     brandId = saved.id;
+    $('#import-form').hidden = true;
     fill(saved);
     toast('Brand saved.');
   });

@@ -8,13 +8,17 @@ import { formatDate, toast } from './ui.js';
 
 const LABELS = { grant: 'Starter credits', purchase: 'Purchase', hold: 'Held for a generation', capture: 'Spent on a generation', release: 'Released: generation failed', refund: 'Refund', clawback: 'Taken back: payment refunded or disputed', adjustment: 'Adjustment' };
 const SIGN = { grant: '+', purchase: '+', release: '+', refund: '−', clawback: '−', hold: '−', capture: '', adjustment: '±' };
+// A website import (B5) is paid by one capture with no hold before it: it lowers the balance.
+const isImport = (e) => e.kind === 'capture' && e.reference.startsWith('import:');
+const label = (e) => (isImport(e) ? 'Spent on a website import' : LABELS[e.kind] ?? e.kind);
+const sign = (e) => (isImport(e) ? '−' : SIGN[e.kind] ?? '');
 let cursor = null;
 
 async function loadLedger(more = false) {
   const page = await api('GET', `/api/credits/ledger?limit=25${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
   const rows = page.items.map((e) => el('li', { className: 'row' },
-    el('div', {}, el('strong', { textContent: LABELS[e.kind] ?? e.kind }), el('p', { className: 'small muted', textContent: formatDate(e.created_at) })),
-    el('span', { className: 'amount', textContent: `${SIGN[e.kind] ?? ''}${e.amount}` })));
+    el('div', {}, el('strong', { textContent: label(e) }), el('p', { className: 'small muted', textContent: formatDate(e.created_at) })),
+    el('span', { className: 'amount', textContent: `${sign(e)}${e.amount}` })));
   if (more) $('#ledger').append(...rows); else $('#ledger').replaceChildren(...rows);
   cursor = page.next_cursor;
   $('#ledger-more').hidden = !cursor;

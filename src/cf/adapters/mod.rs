@@ -10,6 +10,7 @@ pub mod queues;
 pub mod r2;
 pub mod stripe;
 pub mod sentry;
+pub mod web;
 pub mod webcrypto;
 
 /// The binding names of `wrangler.toml` (a unit test checks them against the file).

@@ -6,10 +6,10 @@ use crate::cf::context::Ctx;
 use crate::cf::http::{json, no_content, read_body, read_json, Handled, PageQuery};
 use crate::library::brands::{self, Brand, BrandFields, BrandInput, Shelf, Write};
 use crate::platform::db::Db;
-use crate::library::images;
 use crate::platform::ports::Blobs;
 use crate::http::problem::AppError;
-use crate::library::uploads::{self, Doomed, NewUpload, Upload};
+use crate::library::uploads::{self, Doomed, Upload};
+use crate::library::website;
 use serde::Serialize;
 use worker::{FormEntry, Request, Response};
 
@@ -102,6 +102,39 @@ pub async fn delete_brand(ctx: &Ctx<'_>, me: &SignedIn, id: &str) -> Handled {
     no_content()
 }
 
+// ---- B5: a brand from its website -------------------------------------------------------------
+
+/// The price, shown before the import (and the balance, so the editor can say whether it
+/// is enough).
+pub async fn website_import_quote(ctx: &Ctx<'_>, me: &SignedIn) -> Handled {
+    let account = crate::credits::ledger::balance(&ctx.db, &me.user_id).await?;
+    json(200, &serde_json::json!({ "price": website::import::PRICE, "balance": account.balance, "debt": account.debt }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportInput {
+    url: String,
+}
+
+/// Fetches and reads the site and answers the prefilled brand fields; nothing is saved
+/// as a brand (the logo is an upload, purged after a day unless a brand uses it).
+pub async fn import_website(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> Handled {
+    let input: ImportInput = read_json(&mut req, ctx.config).await?;
+    let request = website::import::Request {
+        user_id: &me.user_id,
+        url: &input.url,
+        upload_limits: (ctx.config.upload_max_bytes, ctx.config.storage_quota_bytes),
+        now_ms: ctx.now,
+    };
+    let db = &ctx.db;
+    let imported =
+        website::import::import_website(&db, ctx.blobs()?, &ctx.web(), &ctx.inference(), &ctx.config.website_import, request).await?;
+    let mut answer = serde_json::to_value(&imported).map_err(AppError::internal)?;
+    answer["logo"] = serde_json::to_value(imported.logo.as_ref().map(view)).map_err(AppError::internal)?;
+    json(200, &answer)
+}
+
 // ---- uploads -----------------------------------------------------------------------------
 
 #[derive(Serialize)]
@@ -158,39 +191,9 @@ pub async fn create_upload(ctx: &Ctx<'_>, me: &SignedIn, mut req: Request) -> Ha
         let name = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "filename").map(|(_, v)| v.into_owned()));
         (read_body(&mut req, max as usize, too_large(max)).await?, name)
     };
-    if bytes.is_empty() {
-        return Err(AppError::validation("file", "The file is empty."));
-    }
-    if bytes.len() as i64 > max {
-        return Err(too_large(max));
-    }
-    let kind = images::sniff(&bytes).ok_or(AppError::UnsupportedMediaType { expected: "a PNG, JPEG, WebP or GIF image (the file's contents decide, not its name)" })?;
-    let (width, height) = images::dimensions(kind, &bytes)
-        .ok_or_else(|| AppError::validation("file", "The image is damaged: its size cannot be read."))?;
-
     let db = &ctx.db;
-    let id = crate::platform::ids::new_id("upl");
-    let filename = uploads::clean_filename(filename.as_deref(), kind.extension());
-    let new = NewUpload {
-        id: &id,
-        user_id: &me.user_id,
-        filename: &filename,
-        content_type: kind.mime(),
-        size_bytes: bytes.len() as i64,
-        width: Some(width.into()),
-        height: Some(height.into()),
-    };
-    if db.run(uploads::insert_pending(&new, ctx.config.storage_quota_bytes, ctx.now)).await?.changes == 0 {
-        let usage = uploads::usage(&db, &me.user_id, ctx.config.storage_quota_bytes).await?;
-        return Err(AppError::QuotaExceeded { used_bytes: usage.used_bytes, quota_bytes: usage.quota_bytes, file_bytes: new.size_bytes });
-    }
-    let key = uploads::r2_key(&me.user_id, &id);
-    if let Err(e) = ctx.blobs()?.put(&key, bytes, kind.mime()).await {
-        db.run(uploads::delete_row(&id)).await?;
-        return Err(e.into());
-    }
-    db.run(uploads::mark_ready(&id)).await?;
-    let upload = uploads::find_ready(&db, &me.user_id, &id).await?.ok_or_else(|| AppError::internal("upload vanished"))?;
+    let limits = (max, ctx.config.storage_quota_bytes);
+    let upload = uploads::store_image(&db, ctx.blobs()?, &me.user_id, bytes, filename.as_deref(), limits, ctx.now).await?;
     let usage = uploads::usage(&db, &me.user_id, ctx.config.storage_quota_bytes).await?;
     json(201, &serde_json::json!({ "upload": view(&upload), "usage": usage }))
 }
