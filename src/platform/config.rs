@@ -68,6 +68,8 @@ pub struct Config {
     /// G1: where unexpected errors are reported (`SENTRY_DSN`); none when unset.
     pub sentry: Option<crate::ops::sentry::Reporting>,
     pub billing: BillingConfig,
+    /// F1: how long a finished data export stays downloadable (`EXPORT_TTL_SECONDS`).
+    pub export_ttl_ms: i64,
 }
 
 /// Stripe (E3): the API, its keys and the packs on sale.
@@ -294,6 +296,7 @@ impl Config {
                 packs: parse_packs(&non_empty("CREDIT_PACKS").unwrap_or_else(|| DEFAULT_CREDIT_PACKS.into()))
                     .map_err(|reason| ConfigError { key: "CREDIT_PACKS", reason })?,
             },
+            export_ttl_ms: duration_ms(&lookup, "EXPORT_TTL_SECONDS", crate::privacy::export::DEFAULT_TTL_MS / 1000)?,
             sentry: match non_empty("SENTRY_DSN") {
                 None => None,
                 Some(raw) => Some(crate::ops::sentry::Reporting {
