@@ -59,6 +59,11 @@ pub enum Route {
     AdminRerunWebhookEvent { id: String },
     AdminPrivacyRequests,
     AdminUpdatePrivacyRequest { id: String },
+    /// F1 data export: start one, list them, one, its archive.
+    StartExport,
+    ListExports,
+    GetExport { id: String },
+    ExportContent { id: String },
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -107,10 +112,11 @@ impl Route {
             AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
             | AdminWebhookEvents | AdminRerunWebhookEvent { .. } | AdminPrivacyRequests | AdminUpdatePrivacyRequest { .. } => Access::Admin,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
-            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases => Access::Session,
+            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases | ListExports | GetExport { .. }
+            | ExportContent { .. } => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
             | UpdateBrand { .. } | DeleteBrand { .. } | DuplicateBrand { .. } | CreateUpload | DeleteUpload { .. }
-            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout => Access::ConfirmedSession,
+            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout | StartExport => Access::ConfirmedSession,
         }
     }
 
@@ -167,6 +173,10 @@ impl Route {
             Route::AdminRerunWebhookEvent { .. } => "POST /api/admin/webhook-events/{id}/rerun",
             Route::AdminPrivacyRequests => "GET /api/admin/privacy-requests",
             Route::AdminUpdatePrivacyRequest { .. } => "PATCH /api/admin/privacy-requests/{id}",
+            Route::StartExport => "POST /api/account/export",
+            Route::ListExports => "GET /api/account/exports",
+            Route::GetExport { .. } => "GET /api/account/exports/{id}",
+            Route::ExportContent { .. } => "GET /api/account/exports/{id}/content",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -238,6 +248,10 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("POST", "/api/admin/webhook-events/evt_1/rerun"),
     ("GET", "/api/admin/privacy-requests"),
     ("PATCH", "/api/admin/privacy-requests/prq_1"),
+    ("POST", "/api/account/export"),
+    ("GET", "/api/account/exports"),
+    ("GET", "/api/account/exports/exp_1"),
+    ("GET", "/api/account/exports/exp_1/content"),
     ("POST", "/api/_diag/error"),
     ("POST", "/api/_diag/kv"),
     ("GET", "/api/_diag/kv/k"),
@@ -336,6 +350,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "admin", "webhook-events", id, "rerun"] => only("POST", Route::AdminRerunWebhookEvent { id: id.to_string() }),
         ["api", "admin", "privacy-requests"] => only("GET", Route::AdminPrivacyRequests),
         ["api", "admin", "privacy-requests", id] => only("PATCH", Route::AdminUpdatePrivacyRequest { id: id.to_string() }),
+        ["api", "account", "export"] => only("POST", Route::StartExport),
+        ["api", "account", "exports"] => only("GET", Route::ListExports),
+        ["api", "account", "exports", id] => only("GET", Route::GetExport { id: id.to_string() }),
+        ["api", "account", "exports", id, "content"] => only("GET", Route::ExportContent { id: id.to_string() }),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -423,6 +441,10 @@ mod tests {
             Route::AdminRerunWebhookEvent { .. } => 58,
             Route::AdminPrivacyRequests => 59,
             Route::AdminUpdatePrivacyRequest { .. } => 60,
+            Route::StartExport => 62,
+            Route::ListExports => 63,
+            Route::GetExport { .. } => 64,
+            Route::ExportContent { .. } => 65,
             Route::Diag(d) => match d {
                 KvPut => 36,
                 KvGet { .. } => 37,
@@ -439,7 +461,7 @@ mod tests {
             },
         }
     }
-    const ROUTE_COUNT: usize = 62;
+    const ROUTE_COUNT: usize = 66;
 
     #[test]
     fn samples_cover_every_route() {
@@ -461,7 +483,8 @@ mod tests {
         for path in ["/api/me", "/api/sessions", "/api/sessions/s", "/api/brands", "/api/brands/b", "/api/brands/b/duplicate",
             "/api/uploads", "/api/uploads/u", "/api/uploads/u/content", "/api/generations", "/api/generations/g",
             "/api/credits", "/api/credits/ledger", "/api/activity", "/api/auth/password", "/api/auth/verify/resend",
-            "/api/billing/checkout", "/api/billing/purchases"] {
+            "/api/billing/checkout", "/api/billing/purchases", "/api/account/export", "/api/account/exports",
+            "/api/account/exports/e", "/api/account/exports/e/content"] {
             for method in ["GET", "POST", "PATCH", "DELETE"] {
                 let Ok(route) = resolve(method, path) else { continue };
                 let expected = if method == "GET" { Access::Session } else { Access::ConfirmedSession };
