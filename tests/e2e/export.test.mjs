@@ -228,4 +228,24 @@ describe('data export (F1)', () => {
     const view = (await c.get(`/api/account/exports/${started.body.id}`)).body;
     if (view.status !== 'ready') assertProblem(await c.get(`/api/account/exports/${started.body.id}/content`), 409);
   });
+
+  test('an archive of several 5 MiB parts (two 3 MB images) is whole', async () => {
+    const c = await account('exp-large');
+    const images = [makePng(1000, 1000, { noise: true }), makePng(1000, 1000, { noise: true, rgb: [1, 2, 3] })];
+    assert.ok(images.every((b) => b.length > 2_900_000), 'noise does not compress');
+    const ids = [];
+    for (const [n, bytes] of images.entries()) ids.push((await upload(c, bytes, `big-${n}.png`)).id);
+    const started = await c.post('/api/account/export');
+    assert.equal(started.status, 202);
+    const done = await ready(c, started.body.id);
+    assert.ok(done.size_bytes > 5 * 1024 * 1024, `${done.size_bytes} bytes: more than one part`);
+    const res = await download(c, done.content_url);
+    assert.equal(res.bytes.length, done.size_bytes);
+    const entries = unzip(res.bytes);
+    const uploads = JSON.parse(entries.get('uploads.json').data.toString('utf8'));
+    for (const [n, id] of ids.entries()) {
+      const file = uploads.find((u) => u.upload.id === id).file;
+      assert.ok(entries.get(file).data.equals(images[n]), file);
+    }
+  });
 });
