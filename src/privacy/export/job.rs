@@ -90,10 +90,12 @@ pub async fn run<D: Db, B: Blobs, M: Mailer>(db: &D, blobs: &B, mailer: &M, sett
             _ => fail(db, blobs, mailer, settings, &row, now_ms).await,
         };
     }
-    // A previous attempt that died may have left its parts: abort them first.
+    // A previous attempt that died may have left its parts: abort them before anything
+    // else, or keep their id on the row and try again later.
     if let Some(stale) = &row.multipart_id {
         if let Err(e) = blobs.abort_multipart(&row.r2_key, stale).await {
             warn("stale export upload not aborted", &row.id, e);
+            return release(db, blobs, mailer, settings, &row, Some(stale.clone()), now_ms).await;
         }
     }
     build(db, blobs, mailer, settings, &row, now_ms).await
@@ -103,7 +105,7 @@ async fn build<D: Db, B: Blobs, M: Mailer>(db: &D, blobs: &B, mailer: &M, settin
     let Ok(user) = profile(db, &row.user_id).await else { return release(db, blobs, mailer, settings, row, None, now_ms).await };
     let Some(user) = user else {
         // The account is gone (its rows cascade); nothing to export.
-        let _ = db.run(mark_failed(&row.id, "The account no longer exists.", now_ms)).await;
+        let _ = db.run(mark_failed(&row.id, "The account no longer exists.", None, now_ms)).await;
         return Outcome::Ack;
     };
     let mut archive = match ArchiveUpload::begin(blobs, &row.r2_key, now_ms).await {
@@ -223,16 +225,18 @@ async fn release<D: Db, B: Blobs, M: Mailer>(
 
 /// Marks the export failed (no object, no parts left) and tells the owner.
 async fn fail<D: Db, B: Blobs, M: Mailer>(db: &D, blobs: &B, mailer: &M, settings: &Settings<'_>, row: &ExportRow, now_ms: i64) -> Outcome {
+    let mut unaborted = None;
     if let Some(upload_id) = &row.multipart_id {
         if let Err(e) = blobs.abort_multipart(&row.r2_key, upload_id).await {
             warn("export upload not aborted", &row.id, e);
+            unaborted = Some(upload_id.as_str());
         }
     }
     if let Err(e) = blobs.delete(&row.r2_key).await {
         // The row keeps naming the key; the purge deletes it at expiry.
         warn("failed export's object not deleted", &row.id, e);
     }
-    match db.run(mark_failed(&row.id, FAILED_REASON, now_ms)).await {
+    match db.run(mark_failed(&row.id, FAILED_REASON, unaborted, now_ms)).await {
         Ok(r) if r.changes == 1 => {}
         Ok(_) => return Outcome::Ack, // already ended
         Err(_) => return Outcome::Retry { delay_seconds: 60 },

@@ -192,19 +192,21 @@ pub async fn start(db: &impl Db, queue: &impl Jobs, user_id: &str, device: &str,
         });
     }
     if let Err(e) = queue.send(QueueName::Export, &QueueMessage::Export { export_id: id.clone() }).await {
-        db.run(mark_failed(&id, "The export could not be started. Try again in a few minutes.", now_ms)).await?;
+        db.run(mark_failed(&id, "The export could not be started. Try again in a few minutes.", None, now_ms)).await?;
         return Err(AppError::ServiceUnavailable { detail: format!("The export could not be started; try again in a few minutes. ({e})") });
     }
     find(db, user_id, &id).await?.ok_or_else(|| AppError::internal("export row vanished"))
 }
 
-/// Marks an unfinished export failed (never a ready one) and forgets its multipart upload.
-pub fn mark_failed(id: &str, reason: &str, now_ms: i64) -> Statement {
+/// Marks an unfinished export failed (never a ready one). `unaborted` is a multipart
+/// upload that could not be aborted: the row keeps it, so the purge aborts it.
+pub fn mark_failed(id: &str, reason: &str, unaborted: Option<&str>, now_ms: i64) -> Statement {
     Statement::new(
-        "UPDATE exports SET status = 'failed', failure_reason = ?, multipart_id = NULL, lease_until = NULL, finished_at = ? \
+        "UPDATE exports SET status = 'failed', failure_reason = ?, multipart_id = ?, lease_until = NULL, finished_at = ? \
          WHERE id = ? AND status IN ('queued', 'running')",
     )
     .bind(reason)
+    .bind(unaborted)
     .bind(now_ms)
     .bind(id)
 }

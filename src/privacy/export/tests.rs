@@ -326,8 +326,32 @@ fn an_upload_that_cannot_be_aborted_is_kept_on_the_row_and_aborted_by_the_next_a
     assert!(matches!(w.run(&row.id, T0 + 1), Outcome::Retry { .. }));
     assert!(w.row(&row.id).multipart_id.is_some());
     assert_eq!(w.blobs.open_multiparts(), 1);
-    assert_eq!(w.run(&row.id, T0 + 2), Outcome::Ack);
+    // The next attempt cannot abort it either: it keeps the id and starts nothing new.
+    w.blobs.fail_aborts.set(1);
+    assert!(matches!(w.run(&row.id, T0 + 2), Outcome::Retry { .. }));
+    assert!(w.row(&row.id).multipart_id.is_some());
+    assert_eq!(w.blobs.open_multiparts(), 1);
+    assert_eq!(w.run(&row.id, T0 + 3), Outcome::Ack);
     assert_eq!(w.blobs.open_multiparts(), 0);
+}
+
+#[test]
+fn a_failed_export_keeps_an_upload_it_could_not_abort_for_the_purge() {
+    let w = World::new();
+    let ada = w.user("Ada");
+    w.fill(&ada, 3 * 1024 * 1024, 2);
+    let row = w.start(&ada, T0).unwrap();
+    w.db.exec(&format!("UPDATE exports SET attempts = {} WHERE id = '{}'", MAX_ATTEMPTS - 1, row.id));
+    w.blobs.fail_part_at.set(2);
+    w.blobs.fail_aborts.set(2); // the attempt's own abort, then fail()'s
+    assert_eq!(w.run(&row.id, T0 + 1), Outcome::Ack);
+    let failed = w.row(&row.id);
+    assert_eq!(failed.status, "failed");
+    assert!(failed.multipart_id.is_some());
+    assert_eq!(w.blobs.open_multiparts(), 1);
+    assert_eq!(block_on(purge_expired(&w.db, &w.blobs, failed.expires_at, 10)).unwrap(), 1);
+    assert_eq!(w.blobs.open_multiparts(), 0);
+    assert_eq!(w.db.scalar("SELECT COUNT(*) FROM exports"), 0);
 }
 
 #[test]
