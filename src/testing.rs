@@ -16,7 +16,7 @@ use crate::generation::jobs::ProviderError;
 use crate::generation::prompt::ChatMessage;
 use crate::platform::clock::Clock;
 use crate::platform::db::{Db, DbError, Row, SqlValue, Statement, StatementResult};
-use crate::platform::ports::{Blob, Blobs, Jobs, PortError};
+use crate::platform::ports::{Blob, Blobs, Jobs, PortError, UploadedPart, MIN_PART_BYTES};
 use crate::platform::queue_messages::{QueueMessage, QueueName};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
@@ -166,6 +166,23 @@ pub struct MemoryBlobs {
     pub objects: RefCell<BTreeMap<String, Blob>>,
     pub fail_puts: Cell<u32>,
     pub fail_deletes: Cell<u32>,
+    pub fail_gets: Cell<u32>,
+    /// Multipart uploads in progress, by upload id: key, type and the parts so far.
+    pub multiparts: RefCell<BTreeMap<String, Multipart>>,
+    pub fail_creates: Cell<u32>,
+    /// Fail the part upload with this number (1-based, counted over all uploads), once.
+    pub fail_part_at: Cell<u32>,
+    pub fail_completes: Cell<u32>,
+    pub fail_aborts: Cell<u32>,
+    parts_uploaded: Cell<u32>,
+    next_upload: Cell<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Multipart {
+    pub key: String,
+    pub content_type: String,
+    pub parts: BTreeMap<u16, Vec<u8>>,
 }
 
 fn take_failure(counter: &Cell<u32>) -> bool {
@@ -180,6 +197,15 @@ impl MemoryBlobs {
     pub fn keys(&self) -> Vec<String> {
         self.objects.borrow().keys().cloned().collect()
     }
+
+    /// Multipart uploads neither completed nor aborted (orphaned parts, on R2).
+    pub fn open_multiparts(&self) -> usize {
+        self.multiparts.borrow().len()
+    }
+
+    pub fn parts_uploaded(&self) -> u32 {
+        self.parts_uploaded.get()
+    }
 }
 
 impl Blobs for MemoryBlobs {
@@ -192,6 +218,9 @@ impl Blobs for MemoryBlobs {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, PortError> {
+        if take_failure(&self.fail_gets) {
+            return Err(PortError("injected get failure".into()));
+        }
         Ok(self.objects.borrow().get(key).cloned())
     }
 
@@ -200,6 +229,64 @@ impl Blobs for MemoryBlobs {
             return Err(PortError("injected delete failure".into()));
         }
         self.objects.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, PortError> {
+        if take_failure(&self.fail_creates) {
+            return Err(PortError("injected create-multipart failure".into()));
+        }
+        self.next_upload.set(self.next_upload.get() + 1);
+        let id = format!("mpu-{}", self.next_upload.get());
+        let upload = Multipart { key: key.to_owned(), content_type: content_type.to_owned(), parts: BTreeMap::new() };
+        self.multiparts.borrow_mut().insert(id.clone(), upload);
+        Ok(id)
+    }
+
+    async fn upload_part(&self, key: &str, upload_id: &str, part_number: u16, bytes: Vec<u8>) -> Result<UploadedPart, PortError> {
+        self.parts_uploaded.set(self.parts_uploaded.get() + 1);
+        if self.fail_part_at.get() == self.parts_uploaded.get() {
+            return Err(PortError("injected upload-part failure".into()));
+        }
+        let mut uploads = self.multiparts.borrow_mut();
+        let upload = uploads.get_mut(upload_id).filter(|u| u.key == key).ok_or_else(|| PortError("no such multipart upload".into()))?;
+        if part_number == 0 {
+            return Err(PortError("part numbers start at 1".into()));
+        }
+        let etag = format!("etag-{upload_id}-{part_number}-{}", bytes.len());
+        upload.parts.insert(part_number, bytes);
+        Ok(UploadedPart { part_number, etag })
+    }
+
+    /// As R2: the parts named must all be there, numbered 1…n, every part but the last
+    /// at least 5 MiB and all but the last of one size.
+    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: Vec<UploadedPart>) -> Result<(), PortError> {
+        if take_failure(&self.fail_completes) {
+            return Err(PortError("injected complete failure".into()));
+        }
+        let upload = self.multiparts.borrow_mut().remove(upload_id).filter(|u| u.key == key).ok_or_else(|| PortError("no such multipart upload".into()))?;
+        let mut bytes = Vec::new();
+        let mut first_size = None;
+        for (i, part) in parts.iter().enumerate() {
+            let data = upload.parts.get(&part.part_number).ok_or_else(|| PortError(format!("part {} missing", part.part_number)))?;
+            if part.part_number as usize != i + 1 || part.etag != format!("etag-{upload_id}-{}-{}", part.part_number, data.len()) {
+                return Err(PortError("parts out of order or with a wrong etag".into()));
+            }
+            let last = i + 1 == parts.len();
+            if !last && (data.len() < MIN_PART_BYTES || *first_size.get_or_insert(data.len()) != data.len()) {
+                return Err(PortError(format!("part {} has {} bytes: too small or not the size of the others", part.part_number, data.len())));
+            }
+            bytes.extend_from_slice(data);
+        }
+        self.objects.borrow_mut().insert(key.to_owned(), Blob { bytes, content_type: upload.content_type });
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<(), PortError> {
+        if take_failure(&self.fail_aborts) {
+            return Err(PortError("injected abort failure".into()));
+        }
+        self.multiparts.borrow_mut().remove(upload_id);
         Ok(())
     }
 }

@@ -33,6 +33,9 @@ pub enum EventKind {
     CreditsAdjusted,
     GenerationReplayed,
     PrivacyRequestUpdated,
+    /// F1: a data export was asked for, and was ready.
+    ExportRequested,
+    ExportReady,
 }
 
 impl EventKind {
@@ -61,6 +64,8 @@ impl EventKind {
             EventKind::CreditsAdjusted => "credits_adjusted",
             EventKind::GenerationReplayed => "generation_replayed",
             EventKind::PrivacyRequestUpdated => "privacy_request_updated",
+            EventKind::ExportRequested => "export_requested",
+            EventKind::ExportReady => "export_ready",
         }
     }
 }

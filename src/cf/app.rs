@@ -2,7 +2,7 @@
 //! request log line, the same for every API response.
 
 use super::context::{isolate_config, Ctx};
-use super::handlers::{accounts, admin, billing, diagnostics, generation, library};
+use super::handlers::{accounts, admin, billing, diagnostics, exports, generation, library};
 use super::http::{json, Handled};
 use crate::accounts::authentication::{authenticate, SignedIn};
 use crate::http::problem::{AppError, PROBLEM_CONTENT_TYPE};
@@ -231,6 +231,10 @@ async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&
         Route::AdminRerunWebhookEvent { id } => admin::rerun_webhook_event(ctx, me(signed_in)?, &id, &req).await,
         Route::AdminPrivacyRequests => admin::privacy_requests(ctx, &req).await,
         Route::AdminUpdatePrivacyRequest { id } => admin::update_privacy_request(ctx, me(signed_in)?, &id, req).await,
+        Route::StartExport => exports::start(ctx, me(signed_in)?).await,
+        Route::ListExports => exports::list(ctx, me(signed_in)?, &req).await,
+        Route::GetExport { id } => exports::get(ctx, me(signed_in)?, &id).await,
+        Route::ExportContent { id } => exports::content(ctx, me(signed_in)?, &id).await,
         Route::Diag(crate::http::routes::DiagRoute::Error) if ctx.config.diagnostics_enabled() => {
             diagnostics::forced_error(ctx, me(signed_in)?, req).await
         }

@@ -127,6 +127,22 @@ async fn consume(env: &Env, queue: QueueName, body: &serde_json::Value) -> Resul
             crate::credits::billing::dead_lettered(&db, &event_id, SystemClock.now_ms()).await
         }
         QueueMessage::StripeEvent { event_id } => crate::credits::billing::consume_event(&db, &event_id, SystemClock.now_ms()).await,
+        QueueMessage::Export { export_id } => {
+            let Ok(blobs) = bucket(env) else { return Ok(Outcome::Retry { delay_seconds: 5 }) };
+            let mailer = adapters::email::HttpMailer(&config.email);
+            let settings = crate::privacy::export::job::Settings {
+                ttl_ms: config.export_ttl_ms,
+                email_from: &config.email.from,
+                // Required in production; a local run without it gets a relative link.
+                origin: config.app_base_url.as_deref().unwrap_or(""),
+            };
+            let now = SystemClock.now_ms();
+            if queue.is_dead_letter() {
+                crate::privacy::export::job::dead_lettered(&db, &blobs, &mailer, &settings, &export_id, now).await
+            } else {
+                crate::privacy::export::job::run(&db, &blobs, &mailer, &settings, &export_id, now).await
+            }
+        }
         QueueMessage::Generate { job_id } if queue.is_dead_letter() => service::dead_lettered(&db, &job_id, SystemClock.now_ms()).await,
         // The billing consumer (issue 11) handles these; until it exists they wait on the DLQ.
         QueueMessage::Generate { job_id } => {

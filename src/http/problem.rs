@@ -30,6 +30,8 @@ pub enum AppError {
     /// A field's value breaks a rule; `field` is a JSON pointer-ish name like `email`.
     Validation { field: String, detail: String },
     Conflict { detail: String },
+    /// It existed and is gone for good (an expired export).
+    Gone { detail: String },
     /// Not enough credits (or a debt) for what was asked.
     PaymentRequired { detail: String },
     TooManyRequests { retry_after_seconds: u32 },
@@ -76,6 +78,7 @@ impl AppError {
             AppError::MalformedJson { .. } | AppError::BadRequest { .. } => 400,
             AppError::InvalidBody { .. } | AppError::Validation { .. } => 422,
             AppError::Conflict { .. } => 409,
+            AppError::Gone { .. } => 410,
             AppError::PaymentRequired { .. } => 402,
             AppError::TooManyRequests { .. } => 429,
             AppError::ServiceUnavailable { .. } => 503,
@@ -98,6 +101,7 @@ impl AppError {
             AppError::InvalidBody { .. } => ("invalid-body", "Invalid request body"),
             AppError::Validation { .. } => ("validation", "Invalid value"),
             AppError::Conflict { .. } => ("conflict", "Conflict"),
+            AppError::Gone { .. } => ("gone", "Gone"),
             AppError::PaymentRequired { .. } => ("insufficient-credits", "Not enough credits"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             AppError::ServiceUnavailable { .. } => ("service-unavailable", "Service unavailable"),
@@ -128,6 +132,7 @@ impl AppError {
             | AppError::InvalidBody { detail }
             | AppError::Validation { detail, .. }
             | AppError::Conflict { detail }
+            | AppError::Gone { detail }
             | AppError::PaymentRequired { detail }
             | AppError::ServiceUnavailable { detail } => detail.clone(),
             AppError::TooManyRequests { retry_after_seconds } => {

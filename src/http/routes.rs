@@ -65,6 +65,11 @@ pub enum Route {
     AdminRerunWebhookEvent { id: String },
     AdminPrivacyRequests,
     AdminUpdatePrivacyRequest { id: String },
+    /// F1 data export: start one, list them, one, its archive.
+    StartExport,
+    ListExports,
+    GetExport { id: String },
+    ExportContent { id: String },
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -113,10 +118,12 @@ impl Route {
             AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
             | AdminWebhookEvents | AdminRerunWebhookEvent { .. } | AdminPrivacyRequests | AdminUpdatePrivacyRequest { .. } => Access::Admin,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
-            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases | WebsiteImportQuote => Access::Session,
+            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases | WebsiteImportQuote | ListExports
+            | GetExport { .. } | ExportContent { .. } => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
             | UpdateBrand { .. } | DeleteBrand { .. } | DuplicateBrand { .. } | CreateUpload | DeleteUpload { .. }
-            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout | ImportWebsite => Access::ConfirmedSession,
+            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout | ImportWebsite
+            | StartExport => Access::ConfirmedSession,
         }
     }
 
@@ -176,6 +183,10 @@ impl Route {
             Route::AdminRerunWebhookEvent { .. } => "POST /api/admin/webhook-events/{id}/rerun",
             Route::AdminPrivacyRequests => "GET /api/admin/privacy-requests",
             Route::AdminUpdatePrivacyRequest { .. } => "PATCH /api/admin/privacy-requests/{id}",
+            Route::StartExport => "POST /api/account/export",
+            Route::ListExports => "GET /api/account/exports",
+            Route::GetExport { .. } => "GET /api/account/exports/{id}",
+            Route::ExportContent { .. } => "GET /api/account/exports/{id}/content",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -250,6 +261,10 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("POST", "/api/admin/webhook-events/evt_1/rerun"),
     ("GET", "/api/admin/privacy-requests"),
     ("PATCH", "/api/admin/privacy-requests/prq_1"),
+    ("POST", "/api/account/export"),
+    ("GET", "/api/account/exports"),
+    ("GET", "/api/account/exports/exp_1"),
+    ("GET", "/api/account/exports/exp_1/content"),
     ("POST", "/api/_diag/error"),
     ("POST", "/api/_diag/kv"),
     ("GET", "/api/_diag/kv/k"),
@@ -351,6 +366,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "admin", "webhook-events", id, "rerun"] => only("POST", Route::AdminRerunWebhookEvent { id: id.to_string() }),
         ["api", "admin", "privacy-requests"] => only("GET", Route::AdminPrivacyRequests),
         ["api", "admin", "privacy-requests", id] => only("PATCH", Route::AdminUpdatePrivacyRequest { id: id.to_string() }),
+        ["api", "account", "export"] => only("POST", Route::StartExport),
+        ["api", "account", "exports"] => only("GET", Route::ListExports),
+        ["api", "account", "exports", id] => only("GET", Route::GetExport { id: id.to_string() }),
+        ["api", "account", "exports", id, "content"] => only("GET", Route::ExportContent { id: id.to_string() }),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -440,6 +459,10 @@ mod tests {
             Route::AdminUpdatePrivacyRequest { .. } => 60,
             Route::WebsiteImportQuote => 62,
             Route::ImportWebsite => 63,
+            Route::StartExport => 65,
+            Route::ListExports => 66,
+            Route::GetExport { .. } => 67,
+            Route::ExportContent { .. } => 68,
             Route::Diag(d) => match d {
                 KvPut => 36,
                 KvGet { .. } => 37,
@@ -457,7 +480,7 @@ mod tests {
             Route::Session => 64,
         }
     }
-    const ROUTE_COUNT: usize = 65;
+    const ROUTE_COUNT: usize = 69;
 
     #[test]
     fn samples_cover_every_route() {
@@ -479,7 +502,8 @@ mod tests {
         for path in ["/api/me", "/api/sessions", "/api/sessions/s", "/api/brands", "/api/brands/b", "/api/brands/b/duplicate",
             "/api/uploads", "/api/uploads/u", "/api/uploads/u/content", "/api/generations", "/api/generations/g",
             "/api/credits", "/api/credits/ledger", "/api/activity", "/api/auth/password", "/api/auth/verify/resend",
-            "/api/billing/checkout", "/api/billing/purchases"] {
+            "/api/billing/checkout", "/api/billing/purchases", "/api/account/export", "/api/account/exports",
+            "/api/account/exports/e", "/api/account/exports/e/content"] {
             for method in ["GET", "POST", "PATCH", "DELETE"] {
                 let Ok(route) = resolve(method, path) else { continue };
                 let expected = if method == "GET" { Access::Session } else { Access::ConfirmedSession };

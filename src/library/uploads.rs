@@ -400,6 +400,18 @@ mod tests {
         async fn delete(&self, _: &str) -> Result<(), PortError> {
             Ok(())
         }
+        async fn create_multipart(&self, _: &str, _: &str) -> Result<String, PortError> {
+            Err(PortError("not used".into()))
+        }
+        async fn upload_part(&self, _: &str, _: &str, _: u16, _: Vec<u8>) -> Result<crate::platform::ports::UploadedPart, PortError> {
+            Err(PortError("not used".into()))
+        }
+        async fn complete_multipart(&self, _: &str, _: &str, _: Vec<crate::platform::ports::UploadedPart>) -> Result<(), PortError> {
+            Err(PortError("not used".into()))
+        }
+        async fn abort_multipart(&self, _: &str, _: &str) -> Result<(), PortError> {
+            Ok(())
+        }
     }
 
     /// The futures here never wait (SQLite is synchronous): one poll finishes them.

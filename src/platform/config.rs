@@ -70,6 +70,8 @@ pub struct Config {
     pub billing: BillingConfig,
     /// B5: which sites the website import may fetch (`WEBSITE_IMPORT_ALLOW_HOSTS`).
     pub website_import: crate::library::website::policy::HostPolicy,
+    /// F1: how long a finished data export stays downloadable (`EXPORT_TTL_SECONDS`).
+    pub export_ttl_ms: i64,
 }
 
 /// Stripe (E3): the API, its keys and the packs on sale.
@@ -305,6 +307,7 @@ impl Config {
                 Some(raw) => crate::library::website::policy::HostPolicy::allow_list(&raw)
                     .map_err(|reason| ConfigError { key: "WEBSITE_IMPORT_ALLOW_HOSTS", reason })?,
             },
+            export_ttl_ms: duration_ms(&lookup, "EXPORT_TTL_SECONDS", crate::privacy::export::DEFAULT_TTL_MS / 1000)?,
             sentry: match non_empty("SENTRY_DSN") {
                 None => None,
                 Some(raw) => Some(crate::ops::sentry::Reporting {

@@ -26,12 +26,31 @@ pub struct Blob {
     pub content_type: String,
 }
 
+/// One uploaded part of a multipart upload, as `complete_multipart` needs it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: u16,
+    pub etag: String,
+}
+
+/// R2's rule for multipart uploads: every part but the last is at least 5 MiB (and all
+/// but the last the same size).
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+
 /// Object storage (R2). Keys are made by the server, never taken from users.
 #[allow(async_fn_in_trait)]
 pub trait Blobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Option<Blob>, PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
+
+    /// Multipart upload (F1 exports): an object too large to hold in memory is written
+    /// part by part (numbered from 1) and appears at `key` only on `complete_multipart`.
+    /// `abort_multipart` discards the parts; R2 also drops unfinished uploads after 7 days.
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, PortError>;
+    async fn upload_part(&self, key: &str, upload_id: &str, part_number: u16, bytes: Vec<u8>) -> Result<UploadedPart, PortError>;
+    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: Vec<UploadedPart>) -> Result<(), PortError>;
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), PortError>;
 }
 
 /// Work queues (Cloudflare Queues).
@@ -49,6 +68,18 @@ impl<T: Blobs> Blobs for &T {
     }
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         (**self).delete(key).await
+    }
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, PortError> {
+        (**self).create_multipart(key, content_type).await
+    }
+    async fn upload_part(&self, key: &str, upload_id: &str, part_number: u16, bytes: Vec<u8>) -> Result<UploadedPart, PortError> {
+        (**self).upload_part(key, upload_id, part_number, bytes).await
+    }
+    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: Vec<UploadedPart>) -> Result<(), PortError> {
+        (**self).complete_multipart(key, upload_id, parts).await
+    }
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), PortError> {
+        (**self).abort_multipart(key, upload_id).await
     }
 }
 

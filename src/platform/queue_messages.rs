@@ -13,14 +13,19 @@ pub enum QueueName {
     Billing,
     GenerationDeadLetter,
     BillingDeadLetter,
+    /// F1: building data exports, one per invocation.
+    Export,
+    ExportDeadLetter,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 4] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Generation,
         QueueName::Billing,
         QueueName::GenerationDeadLetter,
         QueueName::BillingDeadLetter,
+        QueueName::Export,
+        QueueName::ExportDeadLetter,
     ];
 
     /// The queue's name in Cloudflare (what a consumer's batch reports).
@@ -30,6 +35,8 @@ impl QueueName {
             QueueName::Billing => "blimari-billing",
             QueueName::GenerationDeadLetter => "blimari-generation-dlq",
             QueueName::BillingDeadLetter => "blimari-billing-dlq",
+            QueueName::Export => "blimari-exports",
+            QueueName::ExportDeadLetter => "blimari-exports-dlq",
         }
     }
 
@@ -40,6 +47,8 @@ impl QueueName {
             QueueName::Billing => "BILLING_QUEUE",
             QueueName::GenerationDeadLetter => "GENERATION_DLQ",
             QueueName::BillingDeadLetter => "BILLING_DLQ",
+            QueueName::Export => "EXPORT_QUEUE",
+            QueueName::ExportDeadLetter => "EXPORT_DLQ",
         }
     }
 
@@ -54,6 +63,8 @@ impl QueueName {
             QueueName::Billing => "billing",
             QueueName::GenerationDeadLetter => "generation-dlq",
             QueueName::BillingDeadLetter => "billing-dlq",
+            QueueName::Export => "exports",
+            QueueName::ExportDeadLetter => "exports-dlq",
         }
     }
 
@@ -65,6 +76,7 @@ impl QueueName {
         match self {
             QueueName::Generation => Some(QueueName::GenerationDeadLetter),
             QueueName::Billing => Some(QueueName::BillingDeadLetter),
+            QueueName::Export => Some(QueueName::ExportDeadLetter),
             _ => None,
         }
     }
@@ -85,6 +97,8 @@ pub enum QueueMessage {
     Generate { job_id: String },
     /// Apply a verified Stripe event, stored in `stripe_events` (E4).
     StripeEvent { event_id: String },
+    /// Build a data export (F1), a row of `exports`.
+    Export { export_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +152,7 @@ mod tests {
             assert!(toml.contains(&format!("queue = \"{}\"", q.queue_name())), "{}", q.queue_name());
             assert!(toml.contains(&format!("binding = \"{}\"", q.binding())), "{}", q.binding());
         }
-        for q in [QueueName::Generation, QueueName::Billing] {
+        for q in [QueueName::Generation, QueueName::Billing, QueueName::Export] {
             let dlq = q.dead_letter().unwrap().queue_name();
             assert!(toml.contains(&format!("dead_letter_queue = \"{dlq}\"")), "{dlq}");
         }

@@ -71,7 +71,7 @@ describe('R2', () => {
 });
 
 describe('Queues', () => {
-  for (const queue of ['generation', 'billing']) {
+  for (const queue of ['generation', 'billing', 'exports']) {
     test(`a message sent to ${queue} is consumed once`, async () => {
       const sent = await postJson(worker.base, `/api/_diag/queues/${queue}`, {});
       assert.equal(sent.status, 202);

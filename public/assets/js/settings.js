@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { $, el, showLoaded } from './dom.js';
 import { requireUser } from './shell.js';
 import { bindForm, toast, formatDate, showError } from './ui.js';
+import { initExports } from './settings-export.js';
 
 const EVENT_LABELS = {
   signed_up: 'Account created',
@@ -18,6 +19,8 @@ const EVENT_LABELS = {
   email_change_requested: 'Email change requested',
   email_changed: 'Email changed',
   profile_updated: 'Profile updated',
+  export_requested: 'Data export requested',
+  export_ready: 'Data export ready',
 };
 
 /** An event without a label of its own, readable: `admin_role_granted` → "Admin role granted". */
@@ -117,6 +120,7 @@ async function main() {
     location.assign('/login');
   });
 
+  initExports();
   try {
     await Promise.all([loadSessions(), loadActivity()]);
   } catch (e) {

@@ -1,6 +1,6 @@
 //! The `Blobs` port on R2.
 
-use crate::platform::ports::{Blob, Blobs, PortError};
+use crate::platform::ports::{Blob, Blobs, PortError, UploadedPart};
 use worker::{Bucket, HttpMetadata};
 
 pub struct R2(pub Bucket);
@@ -30,5 +30,29 @@ impl Blobs for R2 {
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         self.0.delete(key).await.map_err(error)
+    }
+
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, PortError> {
+        let metadata = HttpMetadata { content_type: Some(content_type.to_owned()), ..Default::default() };
+        let upload = self.0.create_multipart_upload(key).http_metadata(metadata).execute().await.map_err(error)?;
+        Ok(upload.upload_id().await)
+    }
+
+    async fn upload_part(&self, key: &str, upload_id: &str, part_number: u16, bytes: Vec<u8>) -> Result<UploadedPart, PortError> {
+        let upload = self.0.resume_multipart_upload(key, upload_id).map_err(error)?;
+        let part = upload.upload_part(part_number, bytes).await.map_err(error)?;
+        Ok(UploadedPart { part_number: part.part_number(), etag: part.etag() })
+    }
+
+    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: Vec<UploadedPart>) -> Result<(), PortError> {
+        let upload = self.0.resume_multipart_upload(key, upload_id).map_err(error)?;
+        let parts = parts.into_iter().map(|p| worker::UploadedPart::new(p.part_number, p.etag));
+        upload.complete(parts).await.map_err(error)?;
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), PortError> {
+        let upload = self.0.resume_multipart_upload(key, upload_id).map_err(error)?;
+        upload.abort().await.map_err(error)
     }
 }

@@ -4,5 +4,6 @@ pub mod accounts;
 pub mod billing;
 pub mod admin;
 pub mod diagnostics;
+pub mod exports;
 pub mod generation;
 pub mod library;

@@ -1,0 +1,3 @@
+//! Data rights (PRODUCT.md F1–F6).
+
+pub mod export;
