@@ -26,7 +26,7 @@ const vars = { ENVIRONMENT: 'development', APP_BASE_URL: `http://127.0.0.1:${por
 for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
   'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
   'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS',
-  'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'CREDIT_PACKS']) {
+  'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'CREDIT_PACKS',
   'SENTRY_DSN', 'SENTRY_ENVIRONMENT']) {
   if (process.env[key]) vars[key] = process.env[key];
 }
@@ -43,8 +43,13 @@ if (!process.env.INFERENCE_BASE_URL) {
   notes.push(`inference stand-in (OpenAI-compatible API): ${inference.base}`);
 }
 
-// Neon mode on a local PostgreSQL (npm run start:neon): Neon's HTTP protocol in front of it.
-if (process.env.BLIMARI_NEON_GATEWAY && !process.env.NEON_HTTP_ENDPOINT) {
+// Neon mode on a PostgreSQL of this machine (npm run start:neon, or DATABASE_URL naming
+// localhost): Neon's HTTP protocol in front of it. A remote DATABASE_URL (Neon itself)
+// is reached at the host the worker derives from it.
+const localDatabase = (() => {
+  try { return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(process.env.DATABASE_URL).hostname); } catch { return false; }
+})();
+if ((process.env.BLIMARI_NEON_GATEWAY || localDatabase) && !process.env.NEON_HTTP_ENDPOINT) {
   const gateway = await startNeonGateway();
   vars.NEON_HTTP_ENDPOINT = gateway.url;
   notes.push(`Neon HTTP gateway onto the local PostgreSQL: ${gateway.url}`);
@@ -59,6 +64,8 @@ if (!process.env.STRIPE_API_BASE) {
   });
   Object.assign(vars, { STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret });
   notes.push(`Stripe stand-in (Checkout, webhooks to /api/webhooks/stripe): ${stripe.base}`);
+}
+
 // G1: errors go to the Sentry of SENTRY_DSN, or else to a local stand-in that keeps them.
 if (!process.env.SENTRY_DSN) {
   const sentry = await startSentryStandin();
