@@ -43,8 +43,13 @@ if (!process.env.INFERENCE_BASE_URL) {
   notes.push(`inference stand-in (OpenAI-compatible API): ${inference.base}`);
 }
 
-// Neon mode on a local PostgreSQL (npm run start:neon): Neon's HTTP protocol in front of it.
-if (process.env.BLIMARI_NEON_GATEWAY && !process.env.NEON_HTTP_ENDPOINT) {
+// Neon mode on a PostgreSQL of this machine (npm run start:neon, or DATABASE_URL naming
+// localhost): Neon's HTTP protocol in front of it. A remote DATABASE_URL (Neon itself)
+// is reached at the host the worker derives from it.
+const localDatabase = (() => {
+  try { return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(process.env.DATABASE_URL).hostname); } catch { return false; }
+})();
+if ((process.env.BLIMARI_NEON_GATEWAY || localDatabase) && !process.env.NEON_HTTP_ENDPOINT) {
   const gateway = await startNeonGateway();
   vars.NEON_HTTP_ENDPOINT = gateway.url;
   notes.push(`Neon HTTP gateway onto the local PostgreSQL: ${gateway.url}`);

@@ -273,3 +273,32 @@ fn concurrent_holds_and_duplicate_settlements_keep_the_ledger_exact() {
     let released = held.iter().filter(|&&i| i % 2 == 1).count() as i64;
     assert_eq!(balance(&db, "u1"), Balance { balance: 2 + 3 * released, held: 0, debt: 0 });
 }
+
+#[test]
+#[ignore = "needs PostgreSQL and Node: cargo test --test neon_postgres -- --ignored"]
+fn concurrent_verifications_of_different_addresses_grant_the_starter_credits_once() {
+    // The batch of POST /api/auth/verify: the user's row is updated before the grant's
+    // `INSERT … WHERE NOT EXISTS`, so under READ COMMITTED the racing batches queue on
+    // that row and each later grant sees the one committed before it. (Without that
+    // update, 40 racers got the grant 4 times here.)
+    let backend = Backend::start();
+    let db = backend.db.clone();
+    new_user(&db, "u1", 0);
+    let racers: Vec<_> = (0..40)
+        .map(|i| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let email = format!("new-{i}@example.test");
+                let mut batch = vec![accounts::set_email_verified("u1", &email, NOW)];
+                batch.extend(ledger::starter_grant("u1", &email, 50, NOW));
+                db.batch_now(batch)
+            })
+        })
+        .collect();
+    for racer in racers {
+        racer.join().unwrap().unwrap();
+    }
+    assert_eq!(balance(&db, "u1"), Balance { balance: 50, held: 0, debt: 0 });
+    let grants: Vec<Value> = block_on(db.query(Statement::new("SELECT COUNT(*) AS n FROM ledger_entries WHERE kind = 'grant'"))).unwrap();
+    assert_eq!(grants, vec![serde_json::json!({"n": 1})]);
+}

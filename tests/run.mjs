@@ -14,7 +14,7 @@
 // `wrangler dev` leaves its process group's id in BLIMARI_TEST_GROUPS, so this runner can
 // kill the ones a killed test process left behind.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from 'node:test';
@@ -84,6 +84,10 @@ async function main() {
       await worker.stop().catch((e) => console.error(`stopping the shared worker: ${e.message}`));
     }
     killLeftovers();
+    if (gateway) {
+      const { peakConnections, waitedForRoom, errors } = gateway.stats;
+      console.error(`Neon gateway: at most ${peakConnections} PostgreSQL connections at once, ${waitedForRoom} waits for a free one, ${errors} PostgreSQL errors answered (test-artifacts/neon-gateway.log)`);
+    }
     await gateway?.close().catch(() => {});
     try { postgres?.stop(); } catch (e) { console.error(`stopping PostgreSQL: ${e.message}`); }
     process.exit(code);
@@ -98,7 +102,12 @@ async function main() {
     const { startPostgres } = await import('./neon/postgres.mjs');
     const { startNeonGateway } = await import('../scripts/standins/neon-gateway.mjs');
     postgres = startPostgres();
-    gateway = await startNeonGateway();
+    // Every Postgres error the gateway answers (most are expected: unique violations the
+    // tests provoke), for a person looking into a failure.
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    const gatewayLog = join(ROOT, 'test-artifacts', 'neon-gateway.log');
+    writeFileSync(gatewayLog, '');
+    gateway = await startNeonGateway({ log: (line) => appendFileSync(gatewayLog, `${new Date().toISOString()} ${line}\n`) });
     process.env.BLIMARI_TEST_PG = JSON.stringify({ admin: postgres.url, gateway: gateway.url });
     console.error(`Neon mode: PostgreSQL at ${postgres.url}, gateway at ${gateway.url}`);
   }

@@ -76,15 +76,39 @@ async function runOne(client, { query, params = [] }, { raw, arrayMode }) {
   };
 }
 
+// Neon pools connections in front of Postgres (PgBouncer), so a client never sees "too
+// many clients" (53300) or "the database system is starting up" (57P03): a connection
+// that Postgres refuses for lack of room is waited for, as a pooler queues its clients.
+const WAIT_FOR_ROOM = new Set(['53300', '57P03']);
+const CONNECT_PATIENCE_MS = 30_000;
+
 export function startNeonGateway({ port = 0, host = '127.0.0.1', log = () => {} } = {}) {
   const pools = new Map();
+  const stats = { connections: 0, peakConnections: 0, waitedForRoom: 0, errors: 0 };
   const pool = (connectionString) => {
     if (!pools.has(connectionString)) {
-      const p = new pg.Pool({ connectionString, max: 20 });
+      // Idle connections are closed soon: each test worker has a database (and so a pool)
+      // of its own, and their idle connections together must leave room in Postgres.
+      const p = new pg.Pool({ connectionString, max: 20, idleTimeoutMillis: 2_000 });
       p.on('error', () => {}); // an idle connection dropped by the server; the pool replaces it
+      p.on('connect', () => { stats.connections++; stats.peakConnections = Math.max(stats.peakConnections, stats.connections); });
+      p.on('remove', () => { stats.connections--; });
       pools.set(connectionString, p);
     }
     return pools.get(connectionString);
+  };
+  const connect = async (connectionString) => {
+    const deadline = Date.now() + CONNECT_PATIENCE_MS;
+    for (let wait = 50; ; wait = Math.min(wait * 2, 1_000)) {
+      try {
+        return await pool(connectionString).connect();
+      } catch (e) {
+        if (!WAIT_FOR_ROOM.has(e.code) || Date.now() + wait > deadline) throw e;
+        stats.waitedForRoom++;
+        log(`neon-gateway: ${e.code} ${e.message}; waiting ${wait} ms for a connection`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   };
   // What was asked, for tests that check the headers the worker sends.
   const requests = [];
@@ -113,7 +137,7 @@ export function startNeonGateway({ port = 0, host = '127.0.0.1', log = () => {} 
       const isolationHeader = req.headers['neon-batch-isolation-level'];
       requests.push({ batch, isolation: isolationHeader ?? null, readOnly: req.headers['neon-batch-read-only'] ?? null, ...options });
       if (requests.length > 1000) requests.shift();
-      client = await pool(connectionString).connect();
+      client = await connect(connectionString);
       if (!batch) {
         send(200, await runOne(client, checkQuery(body), options));
       } else {
@@ -138,6 +162,7 @@ export function startNeonGateway({ port = 0, host = '127.0.0.1', log = () => {} 
       if (e instanceof BadRequest) {
         send(400, { message: e.message });
       } else if (e instanceof pg.DatabaseError) {
+        stats.errors++;
         const body = { message: e.message };
         for (const k of ERROR_FIELDS) if (e[k] !== undefined) body[k] = e[k];
         log(`neon-gateway: ${e.code} ${e.message}`);
@@ -151,6 +176,10 @@ export function startNeonGateway({ port = 0, host = '127.0.0.1', log = () => {} 
     }
   });
 
+  // Node closes a kept-alive connection after 5 s idle by default; workerd may send the
+  // next query on it just as it closes (the inference stand-in met this first).
+  server.keepAliveTimeout = 120_000;
+
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -159,6 +188,7 @@ export function startNeonGateway({ port = 0, host = '127.0.0.1', log = () => {} 
         url,
         port: server.address().port,
         requests,
+        stats,
         close: async () => {
           const closed = new Promise((r) => server.close(r));
           server.closeAllConnections();

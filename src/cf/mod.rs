@@ -25,8 +25,26 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     Ok(app::handle(req, &env, &ctx).await)
 }
 
-#[event(queue)]
-async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, ctx: Context) -> worker::Result<()> {
+/// The `queue` entry point, exported by hand rather than with `#[event(queue)]`: that
+/// macro turns an `Err` into a Rust `panic!`, which aborts the wasm instance and with it
+/// every request the isolate is serving at that moment (they answer 500 while workerd
+/// reinitialises the module). A batch that fails should do what an uncaught exception
+/// does and nothing more: its unacknowledged messages are delivered again. So an `Err`
+/// becomes a rejected promise (a JavaScript `Error`), which workerd treats exactly so.
+mod queue_export {
+    use worker::wasm_bindgen::prelude::wasm_bindgen;
+    use worker::wasm_bindgen::JsValue;
+
+    #[wasm_bindgen(wasm_bindgen = ::worker::wasm_bindgen, wasm_bindgen_futures = ::worker::wasm_bindgen_futures, js_sys = ::worker::js_sys)]
+    pub async fn queue(batch: worker::worker_sys::MessageBatch, env: worker::Env, ctx: worker::worker_sys::Context) -> Result<JsValue, JsValue> {
+        match super::queue_batch(worker::MessageBatch::from(batch), env, worker::Context::new(ctx)).await {
+            Ok(()) => Ok(JsValue::UNDEFINED),
+            Err(e) => Err(worker::js_sys::Error::new(&e.to_string()).into()),
+        }
+    }
+}
+
+async fn queue_batch(batch: MessageBatch<serde_json::Value>, env: Env, ctx: Context) -> worker::Result<()> {
     let started = SystemClock.now_ms();
     let queue_name = batch.queue();
     let Some(queue) = QueueName::from_queue_name(&queue_name) else {

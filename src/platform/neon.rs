@@ -14,7 +14,10 @@
 //! re-evaluates its `WHERE` and re-applies `balance = balance - ?` on the newest row
 //! version, and the `CHECK` is tested on that result; an insert of a duplicate reference
 //! waits for the first inserter and then fails with 23505. So the ledger stays exact, and
-//! contended batches queue instead of failing. SERIALIZABLE would turn the same contention
+//! contended batches queue instead of failing. A batch that reads before it writes (the
+//! starter grant's `NOT EXISTS`) first updates the user's row: concurrent batches of that
+//! user queue there, and each later statement, with a snapshot of its own, sees what the
+//! earlier batch committed. SERIALIZABLE would turn the same contention
 //! (hundreds of jobs on one account) into serialization failures that D1, which runs one
 //! writer at a time, never reports. What READ COMMITTED does not give is D1's protection
 //! for checks that read *other* rows before writing (the upload quota's `SUM` in an

@@ -8,10 +8,10 @@
 // differently configured worker, or is run alone with `node --test`, starts its own.
 import { spawn, execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { basename, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmailStandin } from '../../scripts/standins/email.mjs';
 import { startInferenceStandin } from '../../scripts/standins/inference.mjs';
@@ -154,6 +154,12 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       killGroup('SIGTERM');
       for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
       killGroup('SIGKILL');
+      // What this worker printed, for a person looking into a failure of its test file.
+      try {
+        mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+        const file = basename(process.argv[1] ?? 'worker').replace(/\.test\.mjs$|\.m?js$/, '');
+        writeFileSync(join(ROOT, 'test-artifacts', `worker-${file}-${port}.log`), output);
+      } catch { /* only a convenience */ }
       process.removeListener('exit', onExit);
       await mailbox.close();
       await inference.close();
@@ -188,13 +194,16 @@ export async function inferenceCalls(worker, text) {
 
 /**
  * `fetch`, retried once when a kept-alive connection turns out to have been closed by
- * the server while idle (undici reports "other side closed" before sending anything).
+ * the server while idle: undici reports "other side closed" (UND_ERR_SOCKET) when the
+ * server's FIN came first, and ECONNRESET when the request was written into the socket
+ * the server had just closed (its kernel answers with a reset; the request was never
+ * read). Seen with 40 requests at once after a few seconds of quiet (docs/PLATFORM.md).
  */
 export async function fetchRetryingStaleSocket(url, init) {
   try {
     return await fetch(url, init);
   } catch (e) {
-    if (e?.cause?.code !== 'UND_ERR_SOCKET') throw e;
+    if (!['UND_ERR_SOCKET', 'ECONNRESET'].includes(e?.cause?.code)) throw e;
     return fetch(url, init);
   }
 }

@@ -392,6 +392,9 @@ pub async fn verify_email(ctx: &Ctx<'_>, mut req: Request) -> Handled {
         // Reset links sent to the old address stop working with it.
         batch.push(acc::retire_tokens(&user.id, TokenPurpose::ResetPassword, ctx.now));
     }
+    // After the user's row is updated: on Postgres (READ COMMITTED) that queues racing
+    // verifications of one user, so the grant's NOT EXISTS sees the earlier one
+    // (tests/neon_postgres.rs races them).
     batch.extend(crate::credits::ledger::starter_grant(&user.id, &token.email, ctx.config.starter_credits, ctx.now));
     match db.batch(batch).await {
         Err(e) if acc::is_token_reuse(&e) => Err(bad_link("token")),
