@@ -135,6 +135,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
 
   return {
     base,
+    pid: child.pid,
     mailbox,
     inference,
     stripe,
