@@ -12,6 +12,7 @@
 //   #fail-transient-N    503 for the first N calls with that request, then success
 //   #malformed           200 with a body that is not the API's shape
 //   #timeout-N           the first N calls with that request hang for 120 s (a timeout)
+//   #latency-N           every call with that request answers after N ms (npm run bench)
 //   #flaky-P             P % of the calls with that request answer 503 or 429
 //   #paint-RRGGBB        images in that colour (repeat for stripes) instead of the brand's
 // and globally by POST /_control {"latency_ms":0,"failure_rate":0.2}: that share of
@@ -55,6 +56,8 @@ export function startInferenceStandin({ port = 0, apiKey = null } = {}) {
   /** Applies markers and the global failure rate; true when it answered already. */
   async function misbehave(res, text) {
     if (control.latency_ms) await sleep(control.latency_ms);
+    const slow = text.match(/#latency-(\d+)/);
+    if (slow) await sleep(Number(slow[1]));
     const t = text.match(/#timeout-(\d+)/);
     if (t) {
       const key = `timeout:${text}`;

@@ -31,6 +31,12 @@ pub struct Profile {
     pub created_at: i64,
 }
 
+impl From<Me> for Profile {
+    fn from(me: Me) -> Self {
+        Profile { id: me.id, name: me.name, email: me.email, email_verified: me.email_verified_at.is_some(), created_at: me.created_at }
+    }
+}
+
 impl From<&User> for Profile {
     fn from(u: &User) -> Self {
         Profile {
@@ -54,6 +60,36 @@ pub async fn find_user_by_email(db: &impl Db, email: &str) -> Result<Option<User
 pub async fn find_user(db: &impl Db, id: &str) -> Result<Option<User>, DbError> {
     db.query_one(
         Statement::new("SELECT id, name, email, email_verified_at, password_hash, created_at FROM users WHERE id = ?").bind(id),
+    )
+    .await
+}
+
+/// What `GET /api/me` needs in ONE round trip (an authenticated GET costs one KV read and
+/// one query): the user, whether they are an admin, and the newest address still waiting
+/// for confirmation (what [`pending_email`] answers on its own).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified_at: Option<i64>,
+    pub created_at: i64,
+    pub role: String,
+    pub pending_email: Option<String>,
+}
+
+pub async fn find_me(db: &impl Db, id: &str, now_ms: i64) -> Result<Option<Me>, DbError> {
+    db.query_one(
+        Statement::new(
+            "SELECT id, name, email, email_verified_at, created_at, role, \
+             (SELECT t.email FROM email_tokens t WHERE t.user_id = users.id AND t.purpose = 'verify_email' \
+             AND t.email <> users.email AND t.expires_at > ? \
+             AND NOT EXISTS (SELECT 1 FROM email_token_uses u WHERE u.token_hash = t.token_hash) \
+             ORDER BY t.created_at DESC LIMIT 1) AS pending_email \
+             FROM users WHERE id = ?",
+        )
+        .bind(now_ms)
+        .bind(id),
     )
     .await
 }
@@ -286,5 +322,32 @@ mod tests {
     fn the_policy_version_is_the_published_date() {
         let html = include_str!("../../public/privacy.html");
         assert!(html.contains(&format!("datetime=\"{POLICY_VERSION}\"")));
+    }
+
+    /// `find_me` answers in one query what `find_user`, `pending_email` and the role
+    /// lookup answer in three.
+    #[test]
+    fn find_me_is_the_three_lookups_in_one() {
+        use crate::testing::{block_on, SqliteDb};
+        let db = SqliteDb::migrated();
+        let now = 1_800_000_000_000;
+        block_on(async {
+            db.run(insert_user("usr_1", "Ann", "ann@example.com", "h", now)).await.unwrap();
+            let me = find_me(&db, "usr_1", now).await.unwrap().unwrap();
+            assert_eq!((me.id.as_str(), me.email.as_str(), me.role.as_str(), me.pending_email), ("usr_1", "ann@example.com", "user", None));
+            db.run(insert_email_token("old", "usr_1", TokenPurpose::VerifyEmail, "old@example.com", now - 10, VERIFY_TOKEN_TTL_MS)).await.unwrap();
+            db.run(insert_email_token("new", "usr_1", TokenPurpose::VerifyEmail, "new@example.com", now - 5, VERIFY_TOKEN_TTL_MS)).await.unwrap();
+            db.run(insert_email_token("rst", "usr_1", TokenPurpose::ResetPassword, "ann@example.com", now, RESET_TOKEN_TTL_MS)).await.unwrap();
+            db.run(Statement::new("UPDATE users SET role = 'admin' WHERE id = ?").bind("usr_1")).await.unwrap();
+            let user = find_user(&db, "usr_1").await.unwrap().unwrap();
+            let me = find_me(&db, "usr_1", now).await.unwrap().unwrap();
+            assert_eq!(me.pending_email, pending_email(&db, &user, now).await.unwrap());
+            assert_eq!(me.pending_email.as_deref(), Some("new@example.com"));
+            assert_eq!(me.role, "admin");
+            assert!(crate::admin::is_admin(&db, "usr_1").await.unwrap());
+            // Expired links are not pending; an unknown user is nobody.
+            assert_eq!(find_me(&db, "usr_1", now + VERIFY_TOKEN_TTL_MS).await.unwrap().unwrap().pending_email, None);
+            assert!(find_me(&db, "usr_404", now).await.unwrap().is_none());
+        });
     }
 }

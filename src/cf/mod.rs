@@ -8,6 +8,7 @@ mod handlers;
 mod http;
 
 use crate::platform::clock::{Clock, SystemClock};
+use crate::platform::concurrent::{bounded, MAX_IN_FLIGHT};
 use crate::platform::log::{self, Level};
 use crate::generation::service;
 use crate::ops::sentry::Source;
@@ -53,39 +54,58 @@ async fn queue_batch(batch: MessageBatch<serde_json::Value>, env: Env, ctx: Cont
         batch.retry_all();
         return Ok(());
     };
-    let mut tally = BatchTally::default();
-    let mut crash = None;
-    for message in batch.raw_iter() {
-        let body: serde_json::Value = serde_json::from_str(
-            &worker::js_sys::JSON::stringify(&message.body()).map(String::from).unwrap_or_default(),
-        )
-        .unwrap_or(serde_json::Value::Null);
-        tally.messages += 1;
-        match consume(&env, queue, &body).await {
-            Ok(outcome) => {
-                tally.count(&outcome);
-                apply(&env, queue, &message, &body, outcome).await
-            }
+    // A generation batch's messages run side by side (at most MAX_IN_FLIGHT), each parsed,
+    // consumed and acked, retried or dead-lettered on its own. A consumer that fails on a
+    // message (an `Err`, what a thrown exception would be) gets that message retried;
+    // its batch-mates are not touched. A real panic aborts the whole invocation, and
+    // the runtime delivers the batch again: finished jobs are then acked at once and a
+    // job still leased waits for its lease to expire and the sweeper (docs/PLATFORM.md).
+    let messages: Vec<worker::RawMessage> = batch.raw_iter().collect();
+    // Billing events stay one at a time: two events of one purchase never race.
+    let limit = if queue == QueueName::Generation { MAX_IN_FLIGHT } else { 1 };
+    let results = bounded(messages.iter().collect(), limit, |message| handle_message(&env, queue, message)).await;
+    let mut tally = BatchTally { messages: results.len() as u32, ..BatchTally::default() };
+    let mut crashes = Vec::new();
+    for result in results {
+        match result {
+            Ok(outcome) => tally.count(&outcome),
             Err(cause) => {
-                crash = Some(cause);
-                break;
+                tally.retried += 1;
+                crashes.push(cause);
             }
         }
     }
     // G1: one line per batch, with its outcome.
-    let outcome = if crash.is_some() { "crashed" } else { "ok" };
+    let outcome = if crashes.is_empty() { "ok" } else { "crashed" };
     log::emit(
-        if crash.is_some() { Level::Error } else { Level::Info },
+        if crashes.is_empty() { Level::Info } else { Level::Error },
         "queue batch",
         serde_json::json!({ "queue": queue.short(), "messages": tally.messages, "acked": tally.acked, "retried": tally.retried,
-            "dead_lettered": tally.dead_lettered, "outcome": outcome, "latency_ms": SystemClock.now_ms() - started }),
+            "dead_lettered": tally.dead_lettered, "crashed": crashes.len(), "outcome": outcome,
+            "latency_ms": SystemClock.now_ms() - started }),
     );
-    match crash {
-        None => Ok(()),
-        // What an uncaught exception does: the rest of the batch is delivered again.
-        Some(cause) => {
-            report_later(&env, |r| ctx.wait_until(r), Source::Queue, format!("queue {}", queue.short()), cause.into());
-            Err(worker::Error::RustError(cause.into()))
+    for cause in crashes {
+        report_later(&env, |r| ctx.wait_until(r), Source::Queue, format!("queue {}", queue.short()), cause.into());
+    }
+    Ok(())
+}
+
+/// One message: parsed, consumed, its outcome applied. A consumer failure retries this
+/// message alone and is answered as `Err` for the batch's log line and Sentry.
+async fn handle_message(env: &Env, queue: QueueName, message: &worker::RawMessage) -> Result<Outcome, &'static str> {
+    let body: serde_json::Value = serde_json::from_str(
+        &worker::js_sys::JSON::stringify(&message.body()).map(String::from).unwrap_or_default(),
+    )
+    .unwrap_or(serde_json::Value::Null);
+    match consume(env, queue, &body).await {
+        Ok(outcome) => {
+            let counted = outcome.clone();
+            apply(env, queue, message, &body, outcome).await;
+            Ok(counted)
+        }
+        Err(cause) => {
+            message.retry();
+            Err(cause)
         }
     }
 }

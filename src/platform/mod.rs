@@ -1,4 +1,5 @@
 pub mod clock;
+pub mod concurrent;
 pub mod config;
 pub mod db;
 pub mod ids;

@@ -142,6 +142,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
 
   return {
     base,
+    pid: child.pid,
     mailbox,
     inference,
     stripe,

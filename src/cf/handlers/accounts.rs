@@ -447,10 +447,11 @@ struct SessionAnswer {
     user: ProfileWithPending,
 }
 
+/// One KV read (the session, in `authenticate`) and one query.
 pub async fn me(ctx: &Ctx<'_>, me: &SignedIn) -> Handled {
-    let db = &ctx.db;
-    let user = current_user(&db, &me.user_id).await?;
-    profile_response(&db, &user, ctx.now).await
+    let found = acc::find_me(&ctx.db, &me.user_id, ctx.now).await?.ok_or(AppError::Unauthorized)?;
+    let (admin, pending_email) = (found.role == "admin", found.pending_email.clone());
+    json(200, &ProfileWithPending { profile: Profile::from(found), pending_email, admin })
 }
 
 #[derive(Deserialize)]
