@@ -13,6 +13,7 @@ pub mod http;
 pub mod library;
 pub mod ops;
 pub mod platform;
+pub mod privacy;
 #[cfg(test)]
 mod proptest_text;
 

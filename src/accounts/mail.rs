@@ -23,7 +23,7 @@ fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn message(from: &str, to: &str, subject: &str, paragraphs: &[&str], link: Option<(&str, &str)>) -> OutgoingEmail {
+pub(crate) fn message(from: &str, to: &str, subject: &str, paragraphs: &[&str], link: Option<(&str, &str)>) -> OutgoingEmail {
     let mut text = paragraphs.join("\n\n");
     let mut html = String::from("<div style=\"font-family:system-ui,sans-serif;font-size:16px;line-height:1.5\">");
     for p in paragraphs {

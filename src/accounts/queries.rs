@@ -133,6 +133,8 @@ pub enum EndReason {
     Revoked,
     PasswordChanged,
     PasswordReset,
+    /// F3: the account was closed.
+    AccountClosed,
 }
 
 impl EndReason {
@@ -145,6 +147,7 @@ impl EndReason {
             EndReason::Revoked => "revoked",
             EndReason::PasswordChanged => "password_changed",
             EndReason::PasswordReset => "password_reset",
+            EndReason::AccountClosed => "account_closed",
         }
     }
 }

@@ -33,6 +33,11 @@ pub enum EventKind {
     CreditsAdjusted,
     GenerationReplayed,
     PrivacyRequestUpdated,
+    /// F3, F5, F6: closure, reopening, privacy requests, policy notices.
+    AccountClosed,
+    AccountReopened,
+    PrivacyRequestMade,
+    PolicyNoticeSeen,
 }
 
 impl EventKind {
@@ -61,6 +66,10 @@ impl EventKind {
             EventKind::CreditsAdjusted => "credits_adjusted",
             EventKind::GenerationReplayed => "generation_replayed",
             EventKind::PrivacyRequestUpdated => "privacy_request_updated",
+            EventKind::AccountClosed => "account_closed",
+            EventKind::AccountReopened => "account_reopened",
+            EventKind::PrivacyRequestMade => "privacy_request_made",
+            EventKind::PolicyNoticeSeen => "policy_notice_seen",
         }
     }
 }
