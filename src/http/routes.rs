@@ -59,6 +59,14 @@ pub enum Route {
     AdminRerunWebhookEvent { id: String },
     AdminPrivacyRequests,
     AdminUpdatePrivacyRequest { id: String },
+    /// F3: close the account (password), and reopen it within the grace period.
+    CloseAccount,
+    ReopenAccount,
+    /// F5: a privacy request (signed in or not); the signed-in user's requests.
+    CreatePrivacyRequest,
+    ListPrivacyRequests,
+    /// F6: the notice of a newer policy version was shown.
+    AcknowledgePolicy,
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -102,15 +110,17 @@ impl Route {
         match self {
             Diag(DiagRoute::Error) => Access::Session,
             Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | ContentTypes
-            | BillingPacks | StripeWebhook | Diag(_) => Access::Public,
+            | BillingPacks | StripeWebhook | ReopenAccount | CreatePrivacyRequest | Diag(_) => Access::Public,
 
             AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
             | AdminWebhookEvents | AdminRerunWebhookEvent { .. } | AdminPrivacyRequests | AdminUpdatePrivacyRequest { .. } => Access::Admin,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
-            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases => Access::Session,
+            | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases | ListPrivacyRequests => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
             | UpdateBrand { .. } | DeleteBrand { .. } | DuplicateBrand { .. } | CreateUpload | DeleteUpload { .. }
-            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout => Access::ConfirmedSession,
+            | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout | CloseAccount | AcknowledgePolicy => {
+                Access::ConfirmedSession
+            }
         }
     }
 
@@ -167,6 +177,11 @@ impl Route {
             Route::AdminRerunWebhookEvent { .. } => "POST /api/admin/webhook-events/{id}/rerun",
             Route::AdminPrivacyRequests => "GET /api/admin/privacy-requests",
             Route::AdminUpdatePrivacyRequest { .. } => "PATCH /api/admin/privacy-requests/{id}",
+            Route::CloseAccount => "DELETE /api/account",
+            Route::ReopenAccount => "POST /api/account/reopen",
+            Route::CreatePrivacyRequest => "POST /api/privacy-requests",
+            Route::ListPrivacyRequests => "GET /api/privacy-requests",
+            Route::AcknowledgePolicy => "POST /api/me/policy-notice",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -238,6 +253,11 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("POST", "/api/admin/webhook-events/evt_1/rerun"),
     ("GET", "/api/admin/privacy-requests"),
     ("PATCH", "/api/admin/privacy-requests/prq_1"),
+    ("DELETE", "/api/account"),
+    ("POST", "/api/account/reopen"),
+    ("POST", "/api/privacy-requests"),
+    ("GET", "/api/privacy-requests"),
+    ("POST", "/api/me/policy-notice"),
     ("POST", "/api/_diag/error"),
     ("POST", "/api/_diag/kv"),
     ("GET", "/api/_diag/kv/k"),
@@ -336,6 +356,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "admin", "webhook-events", id, "rerun"] => only("POST", Route::AdminRerunWebhookEvent { id: id.to_string() }),
         ["api", "admin", "privacy-requests"] => only("GET", Route::AdminPrivacyRequests),
         ["api", "admin", "privacy-requests", id] => only("PATCH", Route::AdminUpdatePrivacyRequest { id: id.to_string() }),
+        ["api", "account"] => only("DELETE", Route::CloseAccount),
+        ["api", "account", "reopen"] => only("POST", Route::ReopenAccount),
+        ["api", "privacy-requests"] => Methods(vec![("GET", Route::ListPrivacyRequests), ("POST", Route::CreatePrivacyRequest)]),
+        ["api", "me", "policy-notice"] => only("POST", Route::AcknowledgePolicy),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -423,6 +447,11 @@ mod tests {
             Route::AdminRerunWebhookEvent { .. } => 58,
             Route::AdminPrivacyRequests => 59,
             Route::AdminUpdatePrivacyRequest { .. } => 60,
+            Route::CloseAccount => 62,
+            Route::ReopenAccount => 63,
+            Route::CreatePrivacyRequest => 64,
+            Route::ListPrivacyRequests => 65,
+            Route::AcknowledgePolicy => 66,
             Route::Diag(d) => match d {
                 KvPut => 36,
                 KvGet { .. } => 37,
@@ -439,7 +468,7 @@ mod tests {
             },
         }
     }
-    const ROUTE_COUNT: usize = 62;
+    const ROUTE_COUNT: usize = 67;
 
     #[test]
     fn samples_cover_every_route() {
@@ -461,7 +490,7 @@ mod tests {
         for path in ["/api/me", "/api/sessions", "/api/sessions/s", "/api/brands", "/api/brands/b", "/api/brands/b/duplicate",
             "/api/uploads", "/api/uploads/u", "/api/uploads/u/content", "/api/generations", "/api/generations/g",
             "/api/credits", "/api/credits/ledger", "/api/activity", "/api/auth/password", "/api/auth/verify/resend",
-            "/api/billing/checkout", "/api/billing/purchases"] {
+            "/api/billing/checkout", "/api/billing/purchases", "/api/account", "/api/me/policy-notice"] {
             for method in ["GET", "POST", "PATCH", "DELETE"] {
                 let Ok(route) = resolve(method, path) else { continue };
                 let expected = if method == "GET" { Access::Session } else { Access::ConfirmedSession };
@@ -494,6 +523,16 @@ mod tests {
             assert!(route.label().starts_with(method), "{method} {path}");
         }
         assert_eq!(resolve("POST", "/api/_diag/error"), Ok(Route::Diag(DiagRoute::Error)));
+    }
+
+    #[test]
+    fn data_rights_routes_resolve_with_their_access() {
+        assert_eq!(resolve("DELETE", "/api/account").map(|r| r.access()), Ok(Access::ConfirmedSession));
+        assert_eq!(resolve("POST", "/api/account/reopen").map(|r| r.access()), Ok(Access::Public));
+        assert_eq!(resolve("POST", "/api/privacy-requests").map(|r| r.access()), Ok(Access::Public));
+        assert_eq!(resolve("GET", "/api/privacy-requests").map(|r| r.access()), Ok(Access::Session));
+        assert_eq!(resolve("POST", "/api/me/policy-notice").map(|r| r.access()), Ok(Access::ConfirmedSession));
+        assert_eq!(resolve("GET", "/api/account").unwrap_err(), AppError::MethodNotAllowed { allow: vec!["DELETE"] });
     }
 
     #[test]
@@ -559,7 +598,7 @@ mod tests {
         fn path() -> impl Strategy<Value = String> {
             let segment = prop_oneof![
                 4 => proptest::sample::select(vec![
-                    "api", "health", "auth", "admin", "users", "adjustments", "jobs", "replay", "webhook-events", "rerun", "privacy-requests", "error", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
+                    "api", "health", "auth", "admin", "users", "adjustments", "jobs", "replay", "webhook-events", "rerun", "privacy-requests", "account", "policy-notice", "error", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
                     "duplicate", "uploads", "content", "generations", "credits", "ledger", "_diag", "kv", "blobs",
                     "queues", "probes", "dead-letter", "cron-runs", "billing", "packs", "checkout", "purchases", "webhooks", "stripe",
                     "", ".", "..", "x_1",

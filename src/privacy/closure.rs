@@ -186,6 +186,31 @@ pub fn closure_email(from: &str, to: &str, purge_after_text: &str, reopen_link: 
     )
 }
 
+/// `YYYY-MM-DD HH:MM` (UTC) of an epoch-ms instant, for emails.
+pub fn utc_text(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let minutes = ms.rem_euclid(86_400_000) / 60_000;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+#[cfg(test)]
+#[test]
+fn utc_text_formats_dates() {
+    assert_eq!(utc_text(0), "1970-01-01 00:00");
+    assert_eq!(utc_text(1_775_088_000_000 + 3_600_000 * 13 + 60_000 * 7), "2026-04-02 13:07");
+    assert_eq!(utc_text(951_782_400_000), "2000-02-29 00:00");
+}
+
 /// What an erasure removes and keeps, counted before it starts (for the receipt).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Inventory {

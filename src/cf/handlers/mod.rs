@@ -6,3 +6,4 @@ pub mod admin;
 pub mod diagnostics;
 pub mod generation;
 pub mod library;
+pub mod privacy;
