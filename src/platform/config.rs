@@ -287,8 +287,11 @@ impl Config {
             starter_credits: positive_number(&lookup, "STARTER_CREDITS", crate::credits::ledger::STARTER_GRANT)?,
             account_deletion_grace_ms: duration_ms(&lookup, "ACCOUNT_DELETION_GRACE_SECONDS", crate::privacy::retention::DEFAULT_GRACE_SECONDS)?,
             retention_run_budget: match positive_number(&lookup, "RETENTION_RUN_BUDGET", crate::privacy::retention::DEFAULT_RUN_BUDGET.into())? {
-                n @ 20..=10_000 => n as u32,
-                n => return Err(ConfigError { key: "RETENTION_RUN_BUDGET", reason: format!("expected 20 to 10000 operations, got {n}") }),
+                n if (i64::from(crate::privacy::retention::MIN_RUN_BUDGET)..=10_000).contains(&n) => n as u32,
+                n => {
+                    let min = crate::privacy::retention::MIN_RUN_BUDGET;
+                    return Err(ConfigError { key: "RETENTION_RUN_BUDGET", reason: format!("expected {min} to 10000 operations, got {n}") });
+                }
             },
             billing: BillingConfig {
                 api_base: match non_empty("STRIPE_API_BASE") {
@@ -468,7 +471,7 @@ mod tests {
         assert_eq!(c.retention_run_budget, crate::privacy::retention::DEFAULT_RUN_BUDGET);
         assert_eq!(config(&[("ACCOUNT_DELETION_GRACE_SECONDS", "2")]).unwrap().account_deletion_grace_ms, 2000);
         assert_eq!(config(&[("RETENTION_RUN_BUDGET", "40")]).unwrap().retention_run_budget, 40);
-        for bad in ["0", "19", "10001", "x"] {
+        for bad in ["0", "39", "10001", "x"] {
             assert_eq!(config(&[("RETENTION_RUN_BUDGET", bad)]).unwrap_err().key, "RETENTION_RUN_BUDGET", "{bad}");
         }
         assert_eq!(config(&[("ACCOUNT_DELETION_GRACE_SECONDS", "-1")]).unwrap_err().key, "ACCOUNT_DELETION_GRACE_SECONDS");

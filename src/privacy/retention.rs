@@ -21,6 +21,8 @@ use std::cell::Cell;
 
 /// Operations one daily run may spend (see the module comment).
 pub const DEFAULT_RUN_BUDGET: u32 = 400;
+/// The least `RETENTION_RUN_BUDGET` accepted (fits the free plan's 50 subrequests).
+pub const MIN_RUN_BUDGET: u32 = 40;
 /// Rows one bounded `DELETE` removes (D1 and Postgres both handle this comfortably).
 pub const DELETE_BATCH: i64 = 500;
 /// Default grace period between closure and erasure (F3): 14 days.
@@ -442,13 +444,14 @@ pub async fn enforce<D: Db, B: Blobs, S: SessionStore, M: Mailer>(ports: &Ports<
         }
     }
     let mut finished = vec![false; work.len()];
+    let fair = budget.left() / work.len() as u32;
     for pass in 0..2 {
-        let share = if pass == 0 { (budget.left() / work.len() as u32).max(1) } else { budget.left() };
         for (n, (i, step)) in work.iter().enumerate() {
             if finished[n] {
                 continue;
             }
             let row = &TABLE[*i];
+            let share = if pass == 0 { fair.max(least_for(row, *step)) } else { budget.left() };
             let part = budget.share(share);
             let outcome = run_step(ports, row, *step, now_ms, &part).await;
             budget.give_back(part);
@@ -482,6 +485,36 @@ pub async fn enforce<D: Db, B: Blobs, S: SessionStore, M: Mailer>(ports: &Ports<
     }
     report.spent = budget.spent();
     report
+}
+
+/// The fewest operations with which a step makes progress: one per statement of a SQL
+/// row; a listing and one upload's three for unused uploads; a listing, the receipt's
+/// three and a file's two for a closed account.
+fn least_for(row: &RetentionRow, step: Step) -> u32 {
+    match step {
+        Step::Sql(_) => row.steps.iter().filter(|s| matches!(s, Step::Sql(_))).count() as u32,
+        Step::UnusedUploads => 4,
+        Step::ClosedAccounts => 8,
+        _ => 1,
+    }
+}
+
+/// The smallest budget with which every step can make progress in every run (the
+/// configuration refuses less than `MIN_RUN_BUDGET`, which a test keeps above it).
+pub fn least_budget() -> u32 {
+    let mut total = 0;
+    let mut closed_counted = false;
+    for row in TABLE {
+        match row.steps[0] {
+            Step::ClosedAccounts if closed_counted => {}
+            Step::ClosedAccounts => {
+                closed_counted = true;
+                total += least_for(row, Step::ClosedAccounts);
+            }
+            step => total += least_for(row, step),
+        }
+    }
+    total
 }
 
 /// One step within its share: (items removed, finished, failures).

@@ -440,6 +440,12 @@ fn a_backlog_of_ten_thousand_expired_items_is_purged_over_several_runs_within_ea
 }
 
 #[test]
+fn the_least_budget_lets_every_step_progress() {
+    assert!(retention::least_budget() < retention::MIN_RUN_BUDGET, "{}", retention::least_budget());
+    assert!(retention::MIN_RUN_BUDGET < 50, "the free plan allows 50 subrequests per invocation");
+}
+
+#[test]
 fn a_free_plan_budget_still_makes_progress_on_every_step() {
     let w = World::new();
     w.user("u", "u@x.io");
@@ -448,8 +454,12 @@ fn a_free_plan_budget_still_makes_progress_on_every_step() {
         w.db.exec(&format!("INSERT INTO security_events (id, user_id, kind, created_at) VALUES ('s{i}', 'u', 'signed_in', {old})"));
     }
     w.upload("u", "lonely", old);
+    w.full_account("u9", "cy@x.io");
+    w.close("u9", NOW - GRACE).unwrap();
     let (report, ops) = w.run(NOW, 40);
     assert!(ops <= 40);
+    // Nor the closed account: its erasure began (the receipt went out).
+    assert_eq!(w.mail.sent.borrow().len(), 1, "{report:?}");
     // The big backlog did not starve the upload.
     assert_eq!(w.count("SELECT COUNT(*) FROM uploads"), 0, "{report:?}");
     assert!(report.removed("security events") >= 500);

@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { $, el, showLoaded } from './dom.js';
 import { requireUser } from './shell.js';
 import { bindForm, toast, formatDate, showError } from './ui.js';
+import { initPrivacySettings } from './privacy-settings.js';
 
 const EVENT_LABELS = {
   signed_up: 'Account created',
@@ -18,6 +19,11 @@ const EVENT_LABELS = {
   email_change_requested: 'Email change requested',
   email_changed: 'Email changed',
   profile_updated: 'Profile updated',
+  account_closed: 'Account closed',
+  account_reopened: 'Account reopened',
+  privacy_request_made: 'Privacy request sent',
+  privacy_request_updated: 'Privacy request updated',
+  policy_notice_seen: 'Privacy policy update seen',
 };
 
 function renderProfile(me) {
@@ -110,6 +116,8 @@ async function main() {
     await api('DELETE', '/api/sessions');
     location.assign('/login');
   });
+
+  initPrivacySettings(me);
 
   try {
     await Promise.all([loadSessions(), loadActivity()]);
