@@ -201,10 +201,10 @@ describe('F4: the daily run', () => {
     const c = await account({ verify: false });
     const old = Date.now() - 400 * 86_400_000;
     const fresh = Date.now() - 86_400_000;
-    const values = [];
-    for (let i = 0; i < 2600; i++) values.push(`('bk-old-${i}', '${c.id}', 'signed_in', ${old})`);
-    for (let i = 0; i < 20; i++) values.push(`('bk-new-${i}', '${c.id}', 'signed_in', ${fresh})`);
-    d1(worker, `INSERT INTO security_events (id, user_id, kind, created_at) VALUES ${values.join(', ')}`);
+    const events = (prefix, count, at) => d1(worker, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1}) `
+      + `INSERT INTO security_events (id, user_id, kind, created_at) SELECT '${prefix}' || i, '${c.id}', 'signed_in', ${at} FROM n`);
+    events('bk-old-', 2600, old);
+    events('bk-new-', 20, fresh);
     const stale = [];
     for (let i = 0; i < 14; i++) stale.push(await upload(c, makePng(7 + i, 7)));
     const recent = await upload(c, makePng(20, 20));
