@@ -26,8 +26,8 @@ const vars = { ENVIRONMENT: 'development', APP_BASE_URL: `http://127.0.0.1:${por
 for (const key of ['EMAIL_API_BASE', 'EMAIL_API_KEY', 'EMAIL_FROM', 'APP_BASE_URL', 'SESSION_IDLE_SECONDS',
   'SESSION_ABSOLUTE_SECONDS', 'AUTH_THROTTLE_WINDOW_SECONDS', 'MAX_JSON_BODY_BYTES', 'INFERENCE_BASE_URL', 'INFERENCE_API_KEY',
   'TEXT_MODEL', 'IMAGE_MODEL', 'MODERATION_MODEL', 'UPLOAD_MAX_BYTES', 'STORAGE_QUOTA_BYTES', 'STARTER_CREDITS',
-  'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'CREDIT_PACKS']) {
-  'SENTRY_DSN', 'SENTRY_ENVIRONMENT']) {
+  'INFERENCE_TIMEOUT_SECONDS', 'DATABASE_URL', 'NEON_HTTP_ENDPOINT', 'STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'CREDIT_PACKS',
+  'SENTRY_DSN', 'SENTRY_ENVIRONMENT', 'ACCOUNT_DELETION_GRACE_SECONDS', 'RETENTION_RUN_BUDGET']) {
   if (process.env[key]) vars[key] = process.env[key];
 }
 const notes = [];
@@ -59,6 +59,8 @@ if (!process.env.STRIPE_API_BASE) {
   });
   Object.assign(vars, { STRIPE_API_BASE: stripe.base, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret });
   notes.push(`Stripe stand-in (Checkout, webhooks to /api/webhooks/stripe): ${stripe.base}`);
+}
+
 // G1: errors go to the Sentry of SENTRY_DSN, or else to a local stand-in that keeps them.
 if (!process.env.SENTRY_DSN) {
   const sentry = await startSentryStandin();
