@@ -242,7 +242,7 @@ impl RetentionRow {
             Step::Sql(_) => "daily cron: bounded deletes",
             Step::UnusedUploads => "daily cron: object, then row",
             Step::ClosedAccounts => "daily cron: receipt, R2, KV, rows",
-            Step::Exports => "daily cron: object, then row",
+            Step::Exports => "daily cron: the export feature's purge",
             Step::KvTtl => "KV expiry (TTL)",
             Step::PlatformSetting => "platform setting",
         }
@@ -367,10 +367,7 @@ impl Report {
     }
 
     pub fn detail(&self) -> String {
-        let mut parts: Vec<String> = self.removed.iter().filter(|(_, n)| *n > 0).map(|(d, n)| format!("{d}: {n}")).collect();
-        if parts.is_empty() {
-            parts.push("nothing expired".into());
-        }
+        let mut parts: Vec<String> = self.removed.iter().map(|(d, n)| format!("{d}: {n}")).collect();
         parts.extend(self.notes.iter().cloned());
         parts.push(format!("operations: {}", self.spent));
         if self.unfinished {
