@@ -107,6 +107,7 @@ describe('F3: closing an account', () => {
 
   test('within the grace period, sign-in offers reopening, and reopening signs in', async () => {
     const c = await account({ verify: false });
+    assert.equal((await c.get('/api/client-config')).body.account_deletion_grace_seconds, GRACE_SECONDS, 'the settings page says how long');
     assert.equal((await c.request('DELETE', '/api/account', { password: 'correct horse battery' })).status, 200);
     const login = await c.login(c.email);
     assertProblem(login, 409);

@@ -1,7 +1,7 @@
 // Settings, data rights (issue 12): the policy version (F6), privacy requests with their
 // status (F5), and closing the account (F3). Its own module, so the settings page's other
 // sections stay as they are.
-import { api } from './api.js';
+import { api, clientConfig } from './api.js';
 import { $, el } from './dom.js';
 import { bindForm, toast, formatDate, showError } from './ui.js';
 
@@ -48,4 +48,10 @@ export function initPrivacySettings(me) {
   });
 
   loadRequests();
+  clientConfig().then((c) => {
+    const seconds = c.account_deletion_grace_seconds;
+    if (!seconds) return;
+    const days = seconds / 86400;
+    $('[data-grace-days]').textContent = days >= 1 ? `${Math.round(days)} day${Math.round(days) === 1 ? '' : 's'}` : `${seconds} seconds`;
+  });
 }

@@ -560,6 +560,7 @@ pub fn client_config(ctx: &Ctx<'_>) -> Handled {
         &serde_json::json!({
             "environment": match ctx.config.environment { crate::platform::config::Environment::Development => "development", crate::platform::config::Environment::Production => "production" },
             "dev_mailbox_url": ctx.config.dev_mailbox_url,
+            "account_deletion_grace_seconds": ctx.config.account_deletion_grace_ms / 1000,
         }),
     )
 }
