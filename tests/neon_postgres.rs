@@ -302,3 +302,123 @@ fn concurrent_verifications_of_different_addresses_grant_the_starter_credits_onc
     let grants: Vec<Value> = block_on(db.query(Statement::new("SELECT COUNT(*) AS n FROM ledger_entries WHERE kind = 'grant'"))).unwrap();
     assert_eq!(grants, vec![serde_json::json!({"n": 1})]);
 }
+
+// ---- data rights (issue 12): closure, erasure and the retention run on PostgreSQL ----------
+
+/// Files, sessions and mail for the data-rights test: in memory, recording what happened.
+#[derive(Default)]
+struct Memory {
+    objects: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    sessions: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    mail: std::cell::RefCell<Vec<String>>,
+}
+
+impl blimari::platform::ports::Blobs for Memory {
+    async fn put(&self, key: &str, _: Vec<u8>, _: &str) -> Result<(), blimari::platform::ports::PortError> {
+        self.objects.borrow_mut().insert(key.into());
+        Ok(())
+    }
+    async fn get(&self, _: &str) -> Result<Option<blimari::platform::ports::Blob>, blimari::platform::ports::PortError> {
+        Ok(None)
+    }
+    async fn delete(&self, key: &str) -> Result<(), blimari::platform::ports::PortError> {
+        self.objects.borrow_mut().remove(key);
+        Ok(())
+    }
+    // Erasure only deletes; writing an archive (F1) is tested natively with MemoryBlobs.
+    async fn create_multipart(&self, _: &str, _: &str) -> Result<String, blimari::platform::ports::PortError> {
+        Err(blimari::platform::ports::PortError("erasure never writes".into()))
+    }
+    async fn upload_part(&self, _: &str, _: &str, _: u16, _: Vec<u8>) -> Result<blimari::platform::ports::UploadedPart, blimari::platform::ports::PortError> {
+        Err(blimari::platform::ports::PortError("erasure never writes".into()))
+    }
+    async fn complete_multipart(&self, _: &str, _: &str, _: Vec<blimari::platform::ports::UploadedPart>) -> Result<(), blimari::platform::ports::PortError> {
+        Err(blimari::platform::ports::PortError("erasure never writes".into()))
+    }
+    async fn abort_multipart(&self, key: &str, _: &str) -> Result<(), blimari::platform::ports::PortError> {
+        self.objects.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+impl blimari::accounts::sessions::SessionStore for Memory {
+    async fn get(&self, _: &str) -> Result<Option<blimari::accounts::sessions::SessionRecord>, blimari::platform::ports::PortError> {
+        Ok(None)
+    }
+    async fn put(&self, hash: &str, _: &blimari::accounts::sessions::SessionRecord, _: u64) -> Result<(), blimari::platform::ports::PortError> {
+        self.sessions.borrow_mut().insert(hash.into());
+        Ok(())
+    }
+    async fn delete(&self, hash: &str) -> Result<(), blimari::platform::ports::PortError> {
+        self.sessions.borrow_mut().remove(hash);
+        Ok(())
+    }
+}
+
+impl blimari::accounts::mail::Mailer for Memory {
+    async fn send(&self, email: &blimari::accounts::mail::OutgoingEmail) -> Result<(), blimari::platform::ports::PortError> {
+        self.mail.borrow_mut().push(email.to.join(","));
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and Node: cargo test --test neon_postgres -- --ignored"]
+fn closure_erasure_and_retention_run_on_postgres() {
+    use blimari::privacy::{closure, retention};
+    let backend = Backend::start();
+    let db = &backend.db;
+    let mem = Memory::default();
+    new_user(db, "u1", 10);
+    new_user(db, "u2", 10);
+    const DAY: i64 = 86_400_000;
+    let old = NOW - 400 * DAY;
+    for (user, n) in [("u1", 1), ("u1", 2), ("u2", 3)] {
+        db.run_now(accounts::insert_session(&format!("s{n}"), user, &format!("h{n}"), "d", NOW, NOW + DAY)).unwrap();
+        mem.sessions.borrow_mut().insert(format!("h{n}"));
+    }
+    db.run_now(
+        Statement::new("INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, status, created_at) VALUES ('f1', 'u1', 'u/u1/f1', 'a.png', 'image/png', 3, 'ready', ?)").bind(NOW),
+    )
+    .unwrap();
+    mem.objects.borrow_mut().insert("u/u1/f1".into());
+    db.batch_now(vec![
+        Statement::new("INSERT INTO purchases (session_id, user_id, pack_id, credits, amount_total, currency, status, payment_intent, created_at, updated_at) VALUES ('cs_1', 'u1', 'p', 1, 1, 'usd', 'paid', 'pi_1', ?, ?)").bind(NOW).bind(NOW),
+        Statement::new("INSERT INTO stripe_events (id, type, payload, received_at, processed_at, outcome) VALUES ('evt_1', 't', '{\"client_reference_id\":\"u1\"}', ?, ?, 'applied')").bind(NOW).bind(NOW),
+        Statement::new("INSERT INTO throttle_counters (bucket, window_start, hits) VALUES ('b', ?, 1)").bind(old),
+        Statement::new("INSERT INTO probe_events (probe_id, queue, event, attempt, created_at) VALUES ('p', 'q', 'written', 1, ?)").bind(old),
+        Statement::new("INSERT INTO security_events (id, user_id, kind, created_at) VALUES ('e-old', 'u2', 'signed_in', ?)").bind(old),
+    ])
+    .unwrap();
+
+    let closed = block_on(closure::close(db, &mem, "u1", "d", NOW, DAY)).unwrap();
+    assert_eq!(closed.sessions_ended, 2);
+    assert_eq!(*mem.sessions.borrow(), ["h3".to_string()].into());
+    assert!(block_on(closure::close(db, &mem, "u1", "d", NOW, DAY)).is_err());
+
+    let ports = retention::Ports { db, blobs: &mem, sessions: &mem, mailer: &mem, from: "f" };
+    let report = block_on(retention::enforce(&ports, NOW + DAY, 400));
+    assert_eq!(report.failures, 0, "{report:?}");
+    assert!(!report.unfinished);
+    assert_eq!(report.removed("closed accounts erased"), 1);
+    let count = |sql: &str| -> i64 {
+        #[derive(serde::Deserialize)]
+        struct N {
+            n: i64,
+        }
+        block_on(db.query_one::<N>(Statement::new(sql.to_owned()))).unwrap().unwrap().n
+    };
+    assert_eq!(count("SELECT COUNT(*) AS n FROM users WHERE id = 'u1'"), 0);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM ledger_entries WHERE user_id = 'u1'"), 0);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM ledger_entries WHERE user_id LIKE 'anon_%'"), 1);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM purchases WHERE user_id LIKE 'anon_%'"), 1);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM stripe_events"), 0);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM sessions"), 1);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM throttle_counters") + count("SELECT COUNT(*) AS n FROM probe_events"), 0);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM security_events WHERE id = 'e-old'"), 0);
+    assert!(mem.objects.borrow().is_empty());
+    assert_eq!(*mem.mail.borrow(), vec!["u1@example.test".to_string()]);
+    // The starter grant's reference still applies once per address, across accounts.
+    let e = db.batch_now(ledger::grant("u2", EntryKind::Grant, 5, "grant:u1", NOW)).unwrap_err();
+    assert!(ledger::is_duplicate_reference(&e), "{e}");
+}

@@ -76,12 +76,14 @@ pub struct Me {
     pub created_at: i64,
     pub role: String,
     pub pending_email: Option<String>,
+    pub policy_version: String,
+    pub policy_notice_seen: Option<String>,
 }
 
 pub async fn find_me(db: &impl Db, id: &str, now_ms: i64) -> Result<Option<Me>, DbError> {
     db.query_one(
         Statement::new(
-            "SELECT id, name, email, email_verified_at, created_at, role, \
+            "SELECT id, name, email, email_verified_at, created_at, role, policy_version, policy_notice_seen, \
              (SELECT t.email FROM email_tokens t WHERE t.user_id = users.id AND t.purpose = 'verify_email' \
              AND t.email <> users.email AND t.expires_at > ? \
              AND NOT EXISTS (SELECT 1 FROM email_token_uses u WHERE u.token_hash = t.token_hash) \
@@ -169,6 +171,8 @@ pub enum EndReason {
     Revoked,
     PasswordChanged,
     PasswordReset,
+    /// F3: the account was closed.
+    AccountClosed,
 }
 
 impl EndReason {
@@ -181,6 +185,7 @@ impl EndReason {
             EndReason::Revoked => "revoked",
             EndReason::PasswordChanged => "password_changed",
             EndReason::PasswordReset => "password_reset",
+            EndReason::AccountClosed => "account_closed",
         }
     }
 }

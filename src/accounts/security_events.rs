@@ -36,6 +36,11 @@ pub enum EventKind {
     /// F1: a data export was asked for, and was ready.
     ExportRequested,
     ExportReady,
+    /// F3, F5, F6: closure, reopening, privacy requests, policy notices.
+    AccountClosed,
+    AccountReopened,
+    PrivacyRequestMade,
+    PolicyNoticeSeen,
 }
 
 impl EventKind {
@@ -66,6 +71,10 @@ impl EventKind {
             EventKind::PrivacyRequestUpdated => "privacy_request_updated",
             EventKind::ExportRequested => "export_requested",
             EventKind::ExportReady => "export_ready",
+            EventKind::AccountClosed => "account_closed",
+            EventKind::AccountReopened => "account_reopened",
+            EventKind::PrivacyRequestMade => "privacy_request_made",
+            EventKind::PolicyNoticeSeen => "policy_notice_seen",
         }
     }
 }

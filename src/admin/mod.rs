@@ -138,18 +138,5 @@ pub fn parse_reason(raw: &str) -> Result<&str, AppError> {
     Ok(reason)
 }
 
-/// A table that another feature's migration creates (billing: `webhook_events`; data
-/// rights: `privacy_requests`) is missing on this database: a clear 503, not a 500.
-pub fn unavailable_without(table: &'static str) -> impl Fn(DbError) -> AppError {
-    move |e| {
-        let text = e.to_string();
-        if text.contains(&format!("no such table: {table}")) || text.contains(&format!("relation \"{table}\" does not exist")) {
-            AppError::ServiceUnavailable { detail: format!("This needs the `{table}` table, which a later migration creates.") }
-        } else {
-            AppError::from(e)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests;

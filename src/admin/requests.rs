@@ -1,17 +1,7 @@
-//! Stripe webhook events (re-run) and privacy requests (status), for the admin.
-//!
-//! Both tables belong to other features' migrations (billing: `stripe_events`, 0006;
-//! data rights: `privacy_requests`, 0008). This module is written against these shapes
-//! (`TABLE_SHAPES`, which the native tests create), and answers 503 where a database
-//! does not have the table yet:
-//! - `webhook_events (id TEXT PRIMARY KEY  -- Stripe's evt_…, type TEXT, status TEXT
-//!   ('received' | 'queued' | 'processed' | 'failed'), attempts INTEGER, last_error TEXT,
-//!   created_at INTEGER, processed_at INTEGER)`;
-//! - `privacy_requests (id TEXT PRIMARY KEY, user_id TEXT NULL, email TEXT, kind TEXT,
-//!   message TEXT, status TEXT ('received' | 'in_progress' | 'completed' | 'rejected'),
-//!   created_at INTEGER, updated_at INTEGER)`.
+//! Stripe webhook events (re-run) and privacy requests (status), for the admin: billing's
+//! `stripe_events` (migration 0006) and data rights' `privacy_requests` (0008).
 
-use super::{audit, find_action, is_repeated_request, unavailable_without, Action, Admin, NewAction};
+use super::{audit, find_action, is_repeated_request, Action, Admin, NewAction};
 use crate::accounts::security_events::EventKind;
 use crate::http::pagination::Page;
 use crate::http::problem::AppError;
@@ -19,12 +9,6 @@ use crate::platform::db::{Db, Statement};
 use crate::platform::ports::Jobs;
 use crate::platform::queue_messages::{QueueMessage, QueueName};
 use serde::{Deserialize, Serialize};
-
-/// The shapes this module expects (see the module comment); tests create them.
-pub const TABLE_SHAPES: &str = "
-CREATE TABLE IF NOT EXISTS privacy_requests (id TEXT PRIMARY KEY, user_id TEXT, email TEXT NOT NULL, kind TEXT NOT NULL, message TEXT,
-  status TEXT NOT NULL CHECK (status IN ('received', 'in_progress', 'completed', 'rejected')), created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WebhookEvent {
@@ -45,16 +29,13 @@ const WEBHOOK_COLUMNS: &str = "SELECT * FROM (SELECT id, type, COALESCE(outcome,
 
 pub async fn webhook_events(db: &impl Db, status: Option<&str>, page: &Page) -> Result<Vec<WebhookEvent>, AppError> {
     let statement = Statement::new(format!("{WEBHOOK_COLUMNS} WHERE (? IS NULL OR status = ?)")).bind(status).bind(status);
-    db.query(page.newest_first(statement)).await.map_err(unavailable_without("stripe_events"))
+    Ok(db.query(page.newest_first(statement)).await?)
 }
 
 /// Hands a stored event to the billing queue again, whatever its state: the billing
 /// consumer is idempotent by event id (E4), so a re-run can only finish what is missing.
 pub async fn rerun_webhook_event(db: &impl Db, queue: &impl Jobs, admin: &Admin<'_>, id: &str, now: i64) -> Result<WebhookEvent, AppError> {
-    let missing = unavailable_without("stripe_events");
-    let find = |id: String| async move {
-        db.query_one::<WebhookEvent>(Statement::new(format!("{WEBHOOK_COLUMNS} WHERE id = ?")).bind(id)).await.map_err(unavailable_without("stripe_events"))
-    };
+    let find = |id: String| async move { Ok::<_, AppError>(db.query_one::<WebhookEvent>(Statement::new(format!("{WEBHOOK_COLUMNS} WHERE id = ?")).bind(id)).await?) };
     let event = find(id.to_owned()).await?.ok_or(AppError::NotFound)?;
     if find_action(db, admin, Action::WebhookRerun).await?.is_some() {
         return Ok(event);
@@ -65,7 +46,7 @@ pub async fn rerun_webhook_event(db: &impl Db, queue: &impl Jobs, admin: &Admin<
     match db.batch(batch).await {
         Ok(_) => {}
         Err(e) if is_repeated_request(&e) => return Ok(event),
-        Err(e) => return Err(missing(e)),
+        Err(e) => return Err(e.into()),
     }
     queue.send(QueueName::Billing, &QueueMessage::StripeEvent { event_id: id.to_owned() }).await?;
     find(id.to_owned()).await?.ok_or(AppError::NotFound)
@@ -89,7 +70,7 @@ const PRIVACY_COLUMNS: &str = "SELECT id, user_id, email, kind, message, status,
 
 pub async fn privacy_requests(db: &impl Db, status: Option<&str>, page: &Page) -> Result<Vec<PrivacyRequest>, AppError> {
     let statement = Statement::new(format!("{PRIVACY_COLUMNS} WHERE (? IS NULL OR status = ?)")).bind(status).bind(status);
-    db.query(page.newest_first(statement)).await.map_err(unavailable_without("privacy_requests"))
+    Ok(db.query(page.newest_first(statement)).await?)
 }
 
 pub async fn update_privacy_request(db: &impl Db, admin: &Admin<'_>, id: &str, status: &str, note: Option<&str>, now: i64) -> Result<PrivacyRequest, AppError> {
@@ -97,11 +78,7 @@ pub async fn update_privacy_request(db: &impl Db, admin: &Admin<'_>, id: &str, s
         return Err(AppError::validation("status", "Choose received, in_progress, completed or rejected."));
     }
     let note = note.map(super::parse_reason).transpose()?;
-    let find = |id: String| async move {
-        db.query_one::<PrivacyRequest>(Statement::new(format!("{PRIVACY_COLUMNS} WHERE id = ?")).bind(id))
-            .await
-            .map_err(unavailable_without("privacy_requests"))
-    };
+    let find = |id: String| async move { Ok::<_, AppError>(db.query_one::<PrivacyRequest>(Statement::new(format!("{PRIVACY_COLUMNS} WHERE id = ?")).bind(id)).await?) };
     let request = find(id.to_owned()).await?.ok_or(AppError::NotFound)?;
     if find_action(db, admin, Action::PrivacyRequestUpdate).await?.is_some() {
         return Ok(request);
@@ -119,7 +96,7 @@ pub async fn update_privacy_request(db: &impl Db, admin: &Admin<'_>, id: &str, s
     match db.batch(batch).await {
         Ok(_) => {}
         Err(e) if is_repeated_request(&e) => {}
-        Err(e) => return Err(unavailable_without("privacy_requests")(e)),
+        Err(e) => return Err(e.into()),
     }
     find(id.to_owned()).await?.ok_or(AppError::NotFound)
 }

@@ -186,7 +186,6 @@ fn webhook_events_are_listed_and_rerun_on_the_billing_queue_once_per_request() {
 #[test]
 fn privacy_requests_get_a_status_the_requester_sees_in_their_activity() {
     let db = SqliteDb::migrated();
-    db.exec(requests::TABLE_SHAPES);
     let (a, u) = (user(&db, "Root", "admin", 0), user(&db, "Ada", "user", 0));
     db.exec(&format!("INSERT INTO privacy_requests (id, user_id, email, kind, message, status, created_at, updated_at) VALUES ('prq_1', '{u}', 'ada@example.com', 'access', 'my data', 'received', 1, 1)"));
     let updated = block_on(requests::update_privacy_request(&db, &admin(&a, "p1"), "prq_1", "in_progress", Some("exporting"), T0)).unwrap();

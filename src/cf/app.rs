@@ -2,7 +2,7 @@
 //! request log line, the same for every API response.
 
 use super::context::{isolate_config, Ctx};
-use super::handlers::{accounts, admin, billing, diagnostics, exports, generation, library};
+use super::handlers::{accounts, admin, billing, diagnostics, exports, generation, library, privacy};
 use super::http::{json, Handled};
 use crate::accounts::authentication::{authenticate, SignedIn};
 use crate::http::problem::{AppError, PROBLEM_CONTENT_TYPE};
@@ -235,6 +235,11 @@ async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&
         Route::ListExports => exports::list(ctx, me(signed_in)?, &req).await,
         Route::GetExport { id } => exports::get(ctx, me(signed_in)?, &id).await,
         Route::ExportContent { id } => exports::content(ctx, me(signed_in)?, &id).await,
+        Route::CloseAccount => privacy::close_account(ctx, me(signed_in)?, req).await,
+        Route::ReopenAccount => privacy::reopen_account(ctx, req).await,
+        Route::CreatePrivacyRequest => privacy::create_privacy_request(ctx, req).await,
+        Route::ListPrivacyRequests => privacy::list_privacy_requests(ctx, me(signed_in)?, &req).await,
+        Route::AcknowledgePolicy => privacy::acknowledge_policy(ctx, me(signed_in)?).await,
         Route::Diag(crate::http::routes::DiagRoute::Error) if ctx.config.diagnostics_enabled() => {
             diagnostics::forced_error(ctx, me(signed_in)?, req).await
         }

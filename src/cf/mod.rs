@@ -232,7 +232,17 @@ async fn scheduled(event: ScheduledEvent, env: Env, ctx: ScheduleContext) {
             return;
         }
     };
-    let run = crate::ops::cron::run_scheduled(&db, &blobs, &adapters::queues::Queues(&env), stripe.as_ref(), &SystemClock, &event.cron()).await;
+    let Some((sessions, config)) = env.kv(context::KV_BINDING).ok().map(adapters::kv::KvSessions).zip(isolate_config(&env).ok()) else {
+        log::emit(Level::Error, "cron run", serde_json::json!({ "cron": event.cron(), "outcome": "no_bindings" }));
+        return;
+    };
+    let retention = crate::ops::cron::RetentionPorts {
+        sessions: &sessions,
+        mailer: &adapters::email::HttpMailer(&config.email),
+        from: &config.email.from,
+        budget: config.retention_run_budget,
+    };
+    let run = crate::ops::cron::run_scheduled(&db, &blobs, &adapters::queues::Queues(&env), stripe.as_ref(), &retention, &SystemClock, &event.cron()).await;
     let failed = run.outcome != "ok";
     // G1: one line per cron run, with its outcome.
     log::emit(

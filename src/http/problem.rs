@@ -32,6 +32,9 @@ pub enum AppError {
     Conflict { detail: String },
     /// It existed and is gone for good (an expired export).
     Gone { detail: String },
+    /// F3: the right password for an account that is closed and can still be reopened
+    /// (until `reopen_until`, epoch ms) with `POST /api/account/reopen`.
+    AccountClosing { reopen_until: i64 },
     /// Not enough credits (or a debt) for what was asked.
     PaymentRequired { detail: String },
     TooManyRequests { retry_after_seconds: u32 },
@@ -77,7 +80,7 @@ impl AppError {
             AppError::UnsupportedMediaType { .. } => 415,
             AppError::MalformedJson { .. } | AppError::BadRequest { .. } => 400,
             AppError::InvalidBody { .. } | AppError::Validation { .. } => 422,
-            AppError::Conflict { .. } => 409,
+            AppError::Conflict { .. } | AppError::AccountClosing { .. } => 409,
             AppError::Gone { .. } => 410,
             AppError::PaymentRequired { .. } => 402,
             AppError::TooManyRequests { .. } => 429,
@@ -102,6 +105,7 @@ impl AppError {
             AppError::Validation { .. } => ("validation", "Invalid value"),
             AppError::Conflict { .. } => ("conflict", "Conflict"),
             AppError::Gone { .. } => ("gone", "Gone"),
+            AppError::AccountClosing { .. } => ("account-closing", "Account closed"),
             AppError::PaymentRequired { .. } => ("insufficient-credits", "Not enough credits"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             AppError::ServiceUnavailable { .. } => ("service-unavailable", "Service unavailable"),
@@ -123,6 +127,9 @@ impl AppError {
             ),
             AppError::UnsupportedMediaType { expected } => {
                 format!("Send the body as {expected}.")
+            }
+            AppError::AccountClosing { .. } => {
+                "This account is closed and will be erased at the end of its grace period. Reopen it to sign in.".into()
             }
             AppError::Unauthorized => "Sign in to continue. Your session has ended or was never started.".into(),
             AppError::InvalidCredentials => "The email address or password is incorrect.".into(),
@@ -160,6 +167,9 @@ impl AppError {
         let mut extensions = Map::new();
         if let AppError::QuotaExceeded { used_bytes, quota_bytes, .. } = self {
             extensions.insert("usage".into(), serde_json::json!({ "used_bytes": used_bytes, "quota_bytes": quota_bytes }));
+        }
+        if let AppError::AccountClosing { reopen_until } = self {
+            extensions.insert("reopen_until".into(), (*reopen_until).into());
         }
         if let AppError::Validation { field, detail } = self {
             extensions.insert(
@@ -224,6 +234,12 @@ mod tests {
         let e = AppError::MethodNotAllowed { allow: vec!["GET", "HEAD"] };
         assert_eq!(e.headers(), vec![("Allow", "GET, HEAD".to_string())]);
         assert_eq!(e.status(), 405);
+    }
+
+    #[test]
+    fn a_closing_account_says_until_when_it_can_be_reopened() {
+        let v = serde_json::to_value(AppError::AccountClosing { reopen_until: 42 }.to_problem("r", None)).unwrap();
+        assert_eq!((v["status"].as_u64(), v["type"].as_str(), v["reopen_until"].as_i64()), (Some(409), Some("https://blimari.space/problems/account-closing"), Some(42)));
     }
 
     #[test]

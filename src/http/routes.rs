@@ -70,6 +70,14 @@ pub enum Route {
     ListExports,
     GetExport { id: String },
     ExportContent { id: String },
+    /// F3: close the account (password), and reopen it within the grace period.
+    CloseAccount,
+    ReopenAccount,
+    /// F5: a privacy request (signed in or not); the signed-in user's requests.
+    CreatePrivacyRequest,
+    ListPrivacyRequests,
+    /// F6: the notice of a newer policy version was shown.
+    AcknowledgePolicy,
     /// Development-only routes that exercise each binding (see `cf::diagnostics`).
     Diag(DiagRoute),
 }
@@ -113,17 +121,17 @@ impl Route {
         match self {
             Diag(DiagRoute::Error) => Access::Session,
             Health | OpenApi | ClientConfig | Signup | Login | Logout | ResetRequest | ResetConfirm | VerifyEmail | Session | ContentTypes
-            | BillingPacks | StripeWebhook | Diag(_) => Access::Public,
+            | BillingPacks | StripeWebhook | ReopenAccount | CreatePrivacyRequest | Diag(_) => Access::Public,
 
             AdminPage | AdminUsers | AdminUser { .. } | AdminAdjustCredits { .. } | AdminJobs | AdminReplayJob { .. }
             | AdminWebhookEvents | AdminRerunWebhookEvent { .. } | AdminPrivacyRequests | AdminUpdatePrivacyRequest { .. } => Access::Admin,
             Me | ListSessions | Activity | ListBrands | GetBrand { .. } | ListUploads | GetUpload { .. } | UploadContent { .. }
             | ListGenerations | GetGeneration { .. } | Credits | CreditLedger | BillingPurchases | WebsiteImportQuote | ListExports
-            | GetExport { .. } | ExportContent { .. } => Access::Session,
+            | GetExport { .. } | ExportContent { .. } | ListPrivacyRequests => Access::Session,
             ChangePassword | ResendVerification | UpdateMe | RevokeAllSessions | RevokeSession { .. } | CreateBrand
             | UpdateBrand { .. } | DeleteBrand { .. } | DuplicateBrand { .. } | CreateUpload | DeleteUpload { .. }
             | SubmitGeneration | UpdateGeneration { .. } | DeleteGeneration { .. } | BillingCheckout | ImportWebsite
-            | StartExport => Access::ConfirmedSession,
+            | StartExport | CloseAccount | AcknowledgePolicy => Access::ConfirmedSession,
         }
     }
 
@@ -187,6 +195,11 @@ impl Route {
             Route::ListExports => "GET /api/account/exports",
             Route::GetExport { .. } => "GET /api/account/exports/{id}",
             Route::ExportContent { .. } => "GET /api/account/exports/{id}/content",
+            Route::CloseAccount => "DELETE /api/account",
+            Route::ReopenAccount => "POST /api/account/reopen",
+            Route::CreatePrivacyRequest => "POST /api/privacy-requests",
+            Route::ListPrivacyRequests => "GET /api/privacy-requests",
+            Route::AcknowledgePolicy => "POST /api/me/policy-notice",
             Route::Diag(d) => match d {
                 DiagRoute::KvPut => "POST /api/_diag/kv",
                 DiagRoute::KvGet { .. } => "GET /api/_diag/kv/{key}",
@@ -265,6 +278,11 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("GET", "/api/account/exports"),
     ("GET", "/api/account/exports/exp_1"),
     ("GET", "/api/account/exports/exp_1/content"),
+    ("DELETE", "/api/account"),
+    ("POST", "/api/account/reopen"),
+    ("POST", "/api/privacy-requests"),
+    ("GET", "/api/privacy-requests"),
+    ("POST", "/api/me/policy-notice"),
     ("POST", "/api/_diag/error"),
     ("POST", "/api/_diag/kv"),
     ("GET", "/api/_diag/kv/k"),
@@ -370,6 +388,10 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
         ["api", "account", "exports"] => only("GET", Route::ListExports),
         ["api", "account", "exports", id] => only("GET", Route::GetExport { id: id.to_string() }),
         ["api", "account", "exports", id, "content"] => only("GET", Route::ExportContent { id: id.to_string() }),
+        ["api", "account"] => only("DELETE", Route::CloseAccount),
+        ["api", "account", "reopen"] => only("POST", Route::ReopenAccount),
+        ["api", "privacy-requests"] => Methods(vec![("GET", Route::ListPrivacyRequests), ("POST", Route::CreatePrivacyRequest)]),
+        ["api", "me", "policy-notice"] => only("POST", Route::AcknowledgePolicy),
         ["api", "_diag", rest @ ..] => diag_methods(rest).ok_or(AppError::NotFound)?,
         _ => return Err(AppError::NotFound),
     };
@@ -463,6 +485,11 @@ mod tests {
             Route::ListExports => 66,
             Route::GetExport { .. } => 67,
             Route::ExportContent { .. } => 68,
+            Route::CloseAccount => 69,
+            Route::ReopenAccount => 70,
+            Route::CreatePrivacyRequest => 71,
+            Route::ListPrivacyRequests => 72,
+            Route::AcknowledgePolicy => 73,
             Route::Diag(d) => match d {
                 KvPut => 36,
                 KvGet { .. } => 37,
@@ -480,7 +507,7 @@ mod tests {
             Route::Session => 64,
         }
     }
-    const ROUTE_COUNT: usize = 69;
+    const ROUTE_COUNT: usize = 74;
 
     #[test]
     fn samples_cover_every_route() {
@@ -503,7 +530,7 @@ mod tests {
             "/api/uploads", "/api/uploads/u", "/api/uploads/u/content", "/api/generations", "/api/generations/g",
             "/api/credits", "/api/credits/ledger", "/api/activity", "/api/auth/password", "/api/auth/verify/resend",
             "/api/billing/checkout", "/api/billing/purchases", "/api/account/export", "/api/account/exports",
-            "/api/account/exports/e", "/api/account/exports/e/content"] {
+            "/api/account/exports/e", "/api/account/exports/e/content", "/api/account", "/api/me/policy-notice"] {
             for method in ["GET", "POST", "PATCH", "DELETE"] {
                 let Ok(route) = resolve(method, path) else { continue };
                 let expected = if method == "GET" { Access::Session } else { Access::ConfirmedSession };
@@ -536,6 +563,16 @@ mod tests {
             assert!(route.label().starts_with(method), "{method} {path}");
         }
         assert_eq!(resolve("POST", "/api/_diag/error"), Ok(Route::Diag(DiagRoute::Error)));
+    }
+
+    #[test]
+    fn data_rights_routes_resolve_with_their_access() {
+        assert_eq!(resolve("DELETE", "/api/account").map(|r| r.access()), Ok(Access::ConfirmedSession));
+        assert_eq!(resolve("POST", "/api/account/reopen").map(|r| r.access()), Ok(Access::Public));
+        assert_eq!(resolve("POST", "/api/privacy-requests").map(|r| r.access()), Ok(Access::Public));
+        assert_eq!(resolve("GET", "/api/privacy-requests").map(|r| r.access()), Ok(Access::Session));
+        assert_eq!(resolve("POST", "/api/me/policy-notice").map(|r| r.access()), Ok(Access::ConfirmedSession));
+        assert_eq!(resolve("GET", "/api/account").unwrap_err(), AppError::MethodNotAllowed { allow: vec!["DELETE"] });
     }
 
     #[test]
@@ -601,7 +638,7 @@ mod tests {
         fn path() -> impl Strategy<Value = String> {
             let segment = prop_oneof![
                 4 => proptest::sample::select(vec![
-                    "api", "health", "auth", "admin", "users", "adjustments", "jobs", "replay", "webhook-events", "rerun", "privacy-requests", "error", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
+                    "api", "health", "auth", "admin", "users", "adjustments", "jobs", "replay", "webhook-events", "rerun", "privacy-requests", "account", "policy-notice", "error", "login", "reset", "request", "verify", "resend", "me", "sessions", "brands",
                     "duplicate", "uploads", "content", "generations", "credits", "ledger", "_diag", "kv", "blobs",
                     "queues", "probes", "dead-letter", "cron-runs", "billing", "packs", "checkout", "purchases", "webhooks", "stripe",
                     "", ".", "..", "x_1",

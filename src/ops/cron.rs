@@ -1,8 +1,6 @@
 //! Cron triggers: which task each schedule runs, and the retention rules the daily
 //! run enforces. The schedules here must match `[triggers]` in `wrangler.toml`.
 
-use crate::platform::clock::DAY_MS;
-
 /// Every minute: stuck jobs, unsent outbox rows, stale holds.
 pub const SWEEP_CRON: &str = "* * * * *";
 /// Daily at 03:17 UTC: the retention purge and the billing reconciliation.
@@ -31,59 +29,14 @@ impl CronTask {
     }
 }
 
-/// One row of the retention table (F4): what is kept, for how long, and the statement
-/// that deletes what is older. The README's retention table lists the same rows.
-#[derive(Debug, Clone, Copy)]
-pub struct RetentionRule {
-    pub data: &'static str,
-    pub keep_days: i64,
-    /// Deletes rows created before the bound parameter (epoch ms).
-    pub purge_sql: &'static str,
-}
-
-pub const RETENTION_RULES: &[RetentionRule] = &[
-    RetentionRule {
-        data: "cron run records",
-        keep_days: 90,
-        purge_sql: "DELETE FROM cron_runs WHERE started_at < ?",
-    },
-    RetentionRule {
-        data: "ended sessions",
-        keep_days: 30,
-        purge_sql: "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?",
-    },
-    RetentionRule {
-        data: "expired sessions",
-        keep_days: 30,
-        purge_sql: "DELETE FROM sessions WHERE ended_at IS NULL AND expires_at < ?",
-    },
-    RetentionRule {
-        data: "used or expired email tokens",
-        keep_days: 7,
-        purge_sql: "DELETE FROM email_tokens WHERE expires_at < ?",
-    },
-    RetentionRule {
-        data: "security events",
-        keep_days: 365,
-        purge_sql: "DELETE FROM security_events WHERE created_at < ?",
-    },
-    RetentionRule {
-        data: "throttling counters",
-        keep_days: 1,
-        purge_sql: "DELETE FROM throttle_counters WHERE window_start < ?",
-    },
-    RetentionRule {
-        data: "diagnostic probe events",
-        keep_days: 1,
-        purge_sql: "DELETE FROM probe_events WHERE created_at < ?",
-    },
-];
-
-impl RetentionRule {
-    /// The cut-off: rows created before this instant are purged.
-    pub fn cutoff_ms(&self, now_ms: i64) -> i64 {
-        now_ms - self.keep_days * DAY_MS
-    }
+/// What the daily retention run needs besides the database and the bucket: the
+/// session store (KV), the mailer (deletion receipts) and its sender, and the run's
+/// budget of operations (`privacy::retention`).
+pub struct RetentionPorts<'a, S, M> {
+    pub sessions: &'a S,
+    pub mailer: &'a M,
+    pub from: &'a str,
+    pub budget: u32,
 }
 
 #[cfg(test)]
@@ -103,21 +56,6 @@ mod tests {
         assert!(toml.contains(&format!("\"{SWEEP_CRON}\"")));
         assert!(toml.contains(&format!("\"{RETENTION_CRON}\"")));
     }
-
-    #[test]
-    fn the_readme_retention_table_lists_every_rule() {
-        let readme = include_str!("../../README.md");
-        for rule in RETENTION_RULES {
-            let row = format!("| {} | {} day", rule.data, rule.keep_days);
-            assert!(readme.contains(&row), "README.md lacks the retention row starting {row:?}");
-        }
-    }
-
-    #[test]
-    fn the_cutoff_is_keep_days_before_now() {
-        let rule = RETENTION_RULES.iter().find(|r| r.keep_days == 1).unwrap();
-        assert_eq!(rule.cutoff_ms(10 * DAY_MS), 9 * DAY_MS);
-    }
 }
 
 /// What one cron run did, recorded in `cron_runs`.
@@ -130,16 +68,6 @@ pub struct CronRun {
     pub finished_at: i64,
     pub outcome: String,
     pub detail: String,
-}
-
-/// Runs the retention rules; returns how many rows each purged.
-pub async fn purge_expired(db: &impl crate::platform::db::Db, now_ms: i64) -> Result<Vec<(&'static str, u64)>, crate::platform::db::DbError> {
-    let mut purged = Vec::with_capacity(RETENTION_RULES.len());
-    for rule in RETENTION_RULES {
-        let result = db.run(crate::platform::db::Statement::new(rule.purge_sql).bind(rule.cutoff_ms(now_ms))).await?;
-        purged.push((rule.data, result.changes));
-    }
-    Ok(purged)
 }
 
 /// The sweeper: finishes upload writes and deletes that a dying worker left halfway,
@@ -169,14 +97,24 @@ pub async fn sweep(
     Ok(detail)
 }
 
-/// The daily run: the retention rules, then C3 (uploads nothing refers to, after a day).
-pub async fn retention(db: &impl crate::platform::db::Db, blobs: &impl crate::platform::ports::Blobs, now_ms: i64) -> Result<String, crate::platform::db::DbError> {
-    let purged = purge_expired(db, now_ms).await?;
-    let doomed = crate::library::uploads::unreferenced_before(db, now_ms - crate::library::uploads::UNREFERENCED_TTL_MS, 500).await?;
-    let removal = crate::library::uploads::remove_each(db, blobs, &doomed, now_ms).await;
-    let mut parts: Vec<String> = purged.iter().map(|(data, n)| format!("{data}: {n}")).collect();
-    parts.push(format!("unreferenced uploads: {} (failed {})", removal.removed, removal.failed));
-    Ok(parts.join("; "))
+/// The daily run: every row of the retention table (F4), within the run's budget.
+pub async fn retention<S: crate::accounts::sessions::SessionStore, M: crate::accounts::mail::Mailer>(
+    db: &impl crate::platform::db::Db,
+    blobs: &impl crate::platform::ports::Blobs,
+    ports: &RetentionPorts<'_, S, M>,
+    now_ms: i64,
+) -> Result<String, String> {
+    let report = crate::privacy::retention::enforce(
+        &crate::privacy::retention::Ports { db, blobs, sessions: ports.sessions, mailer: ports.mailer, from: ports.from },
+        now_ms,
+        ports.budget,
+    )
+    .await;
+    let detail = report.detail();
+    if report.failures > 0 {
+        return Err(detail);
+    }
+    Ok(detail)
 }
 
 /// E4: fulfils paid Checkout Sessions of the last three days that have no grant (their
@@ -192,11 +130,13 @@ pub async fn reconcile_billing<P: crate::credits::stripe::Payments>(db: &impl cr
 }
 
 /// Runs the task for `cron` and records the run, success or failure.
-pub async fn run_scheduled<P: crate::credits::stripe::Payments>(
+#[allow(clippy::too_many_arguments)]
+pub async fn run_scheduled<P: crate::credits::stripe::Payments, S: crate::accounts::sessions::SessionStore, M: crate::accounts::mail::Mailer>(
     db: &impl crate::platform::db::Db,
     blobs: &impl crate::platform::ports::Blobs,
     queues: &impl crate::platform::ports::Jobs,
     payments: Option<&P>,
+    retention_ports: &RetentionPorts<'_, S, M>,
     clock: &impl crate::platform::clock::Clock,
     cron: &str,
 ) -> CronRun {
@@ -209,7 +149,7 @@ pub async fn run_scheduled<P: crate::credits::stripe::Payments>(
         },
         // Each part runs whatever the other did, and both are reported.
         Some(CronTask::Retention) => {
-            let purge = retention(db, blobs, started_at).await.map_err(|e| e.to_string());
+            let purge = retention(db, blobs, retention_ports, started_at).await;
             let billing = reconcile_billing(db, payments, started_at).await;
             let outcome = if purge.is_ok() && billing.is_ok() { "ok" } else { "error" };
             let part = |r: Result<String, String>| r.unwrap_or_else(|e| e);

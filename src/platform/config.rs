@@ -72,6 +72,10 @@ pub struct Config {
     pub website_import: crate::library::website::policy::HostPolicy,
     /// F1: how long a finished data export stays downloadable (`EXPORT_TTL_SECONDS`).
     pub export_ttl_ms: i64,
+    /// F3: how long a closed account can be reopened before it is erased.
+    pub account_deletion_grace_ms: i64,
+    /// F4: operations one daily retention run may spend (`privacy::retention`).
+    pub retention_run_budget: u32,
 }
 
 /// Stripe (E3): the API, its keys and the packs on sale.
@@ -285,6 +289,14 @@ impl Config {
                 timeout_ms: duration_ms(&lookup, "INFERENCE_TIMEOUT_SECONDS", 60)?,
             },
             starter_credits: positive_number(&lookup, "STARTER_CREDITS", crate::credits::ledger::STARTER_GRANT)?,
+            account_deletion_grace_ms: duration_ms(&lookup, "ACCOUNT_DELETION_GRACE_SECONDS", crate::privacy::retention::DEFAULT_GRACE_SECONDS)?,
+            retention_run_budget: match positive_number(&lookup, "RETENTION_RUN_BUDGET", crate::privacy::retention::DEFAULT_RUN_BUDGET.into())? {
+                n if (i64::from(crate::privacy::retention::MIN_RUN_BUDGET)..=10_000).contains(&n) => n as u32,
+                n => {
+                    let min = crate::privacy::retention::MIN_RUN_BUDGET;
+                    return Err(ConfigError { key: "RETENTION_RUN_BUDGET", reason: format!("expected {min} to 10000 operations, got {n}") });
+                }
+            },
             billing: BillingConfig {
                 api_base: match non_empty("STRIPE_API_BASE") {
                     None => DEFAULT_STRIPE_API_BASE.into(),
@@ -477,6 +489,19 @@ mod tests {
     }
 
     #[test]
+    fn the_closure_grace_and_the_retention_budget_have_defaults_and_limits() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.account_deletion_grace_ms, 14 * 24 * 3600 * 1000);
+        assert_eq!(c.retention_run_budget, crate::privacy::retention::DEFAULT_RUN_BUDGET);
+        assert_eq!(config(&[("ACCOUNT_DELETION_GRACE_SECONDS", "2")]).unwrap().account_deletion_grace_ms, 2000);
+        assert_eq!(config(&[("RETENTION_RUN_BUDGET", "40")]).unwrap().retention_run_budget, 40);
+        for bad in ["0", "39", "10001", "x"] {
+            assert_eq!(config(&[("RETENTION_RUN_BUDGET", bad)]).unwrap_err().key, "RETENTION_RUN_BUDGET", "{bad}");
+        }
+        assert_eq!(config(&[("ACCOUNT_DELETION_GRACE_SECONDS", "-1")]).unwrap_err().key, "ACCOUNT_DELETION_GRACE_SECONDS");
+    }
+
+    #[test]
     fn the_body_limit_can_be_raised() {
         assert_eq!(config(&[("MAX_JSON_BODY_BYTES", "131072")]).unwrap().max_json_body_bytes, 131072);
     }
@@ -487,11 +512,12 @@ mod tests {
         use proptest::prelude::*;
         use std::collections::HashMap;
 
-        const KEYS: [&str; 19] = [
+        const KEYS: [&str; 21] = [
             "ENVIRONMENT", "DATABASE_URL", "MAX_JSON_BODY_BYTES", "SESSION_IDLE_SECONDS", "SESSION_ABSOLUTE_SECONDS",
             "AUTH_THROTTLE_WINDOW_SECONDS", "APP_BASE_URL", "EMAIL_API_BASE", "EMAIL_API_KEY", "EMAIL_FROM", "DEV_MAILBOX_URL",
             "UPLOAD_MAX_BYTES", "STORAGE_QUOTA_BYTES", "INFERENCE_BASE_URL", "INFERENCE_API_KEY", "TEXT_MODEL",
             "INFERENCE_TIMEOUT_SECONDS", "STARTER_CREDITS", "WEBSITE_IMPORT_ALLOW_HOSTS",
+            "ACCOUNT_DELETION_GRACE_SECONDS", "RETENTION_RUN_BUDGET",
         ];
 
         fn value() -> impl Strategy<Value = String> {

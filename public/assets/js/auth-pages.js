@@ -30,10 +30,54 @@ if (page === 'signup') {
 if (page === 'login') {
   // Already signed in (a bookmark, the back button): straight on to where sign-in leads.
   currentUser().then((me) => { if (me) location.replace(sameSitePath(next(), location.origin)); }).catch(() => {});
+  // F3: just closed (from settings): how to change one's mind.
+  const closedUntil = Number(new URLSearchParams(location.search).get('closed'));
+  if (closedUntil > 0) {
+    const note = document.createElement('div');
+    note.className = 'alert success';
+    note.setAttribute('role', 'status');
+    const when = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(closedUntil));
+    note.textContent = `Your account is closed and you are signed out everywhere. We emailed you a confirmation. Until ${when} you can sign in here to reopen it.`;
+    form.querySelector('.form-error').before(note);
+  }
   bindForm(form, async (v) => {
-    await api('POST', '/api/auth/login', { email: v.email, password: v.password });
+    try {
+      await api('POST', '/api/auth/login', { email: v.email, password: v.password });
+    } catch (e) {
+      // F3: the right password for a closed account within its grace period.
+      if (e.problem?.type !== 'https://blimari.space/problems/account-closing') throw e;
+      offerReopening(v, e.problem.reopen_until);
+      return;
+    }
     location.assign(sameSitePath(next(), location.origin));
   });
+}
+
+/** A closed account can be reopened until `until`: say so, with one button. */
+function offerReopening(values, until) {
+  const box = form.querySelector('.form-error');
+  const alert = document.createElement('div');
+  alert.className = 'alert warning';
+  alert.setAttribute('role', 'alert');
+  alert.dataset.reopen = '';
+  const when = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(until));
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'button primary';
+  button.textContent = 'Reopen my account';
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await api('POST', '/api/account/reopen', { email: values.email, password: values.password });
+      location.assign(sameSitePath(next(), location.origin));
+    } catch (e) {
+      button.disabled = false;
+      alert.replaceChildren(e.message);
+    }
+  });
+  alert.append(`This account is closed. It will be erased after ${when}; until then you can reopen it and keep everything. `, button);
+  box.replaceChildren(alert);
+  button.focus();
 }
 
 if (page === 'forgot') {

@@ -4,6 +4,7 @@ import { $, el, showLoaded } from './dom.js';
 import { requireUser } from './shell.js';
 import { bindForm, toast, formatDate, showError } from './ui.js';
 import { initExports } from './settings-export.js';
+import { initPrivacySettings } from './privacy-settings.js';
 
 const EVENT_LABELS = {
   signed_up: 'Account created',
@@ -21,6 +22,11 @@ const EVENT_LABELS = {
   profile_updated: 'Profile updated',
   export_requested: 'Data export requested',
   export_ready: 'Data export ready',
+  account_closed: 'Account closed',
+  account_reopened: 'Account reopened',
+  privacy_request_made: 'Privacy request sent',
+  privacy_request_updated: 'Privacy request updated',
+  policy_notice_seen: 'Privacy policy update seen',
 };
 
 /** An event without a label of its own, readable: `admin_role_granted` → "Admin role granted". */
@@ -121,6 +127,8 @@ async function main() {
   });
 
   initExports();
+  initPrivacySettings(me);
+
   try {
     await Promise.all([loadSessions(), loadActivity()]);
   } catch (e) {

@@ -37,6 +37,8 @@ const FOOTER = `<footer class="site-footer"><div class="container">
   <p>© 2026 Blimari · <a href="mailto:privacy@blimari.space">privacy@blimari.space</a></p>
   <nav aria-label="Legal">
     <a href="/privacy">Privacy</a>
+    <a href="/data-retention">Data retention</a>
+    <a href="/privacy-request">Privacy request</a>
     <a href="/terms">Terms</a>
   </nav>
 </div></footer>`;
@@ -121,7 +123,29 @@ export async function requireUser() {
   if (me.admin) showAdminLink();
   refreshBalance();
   if (!me.email_verified) showVerifyNotice(me.email);
+  if (me.policy?.notice) showPolicyNotice(me.policy);
   return me;
+}
+
+/** F6: a newer privacy policy than the one accepted: said once (acknowledged on showing). */
+function showPolicyNotice(policy) {
+  const main = document.getElementById('main');
+  if (!main || main.querySelector('[data-policy-notice]')) return;
+  const notice = document.createElement('div');
+  notice.className = 'alert';
+  notice.dataset.policyNotice = '';
+  notice.setAttribute('role', 'status');
+  const link = document.createElement('a');
+  link.href = '/privacy';
+  link.textContent = 'Read what changed';
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'button';
+  close.textContent = 'Dismiss';
+  close.addEventListener('click', () => notice.remove());
+  notice.append(`We updated our privacy policy on ${policy.current} (you accepted the version of ${policy.accepted}). `, link, ' ', close);
+  main.prepend(notice);
+  api('POST', '/api/me/policy-notice').catch(() => {});
 }
 
 /** G3: the Admin link, for admins only (the admin pages and API are 404 to others). */

@@ -29,7 +29,7 @@ async fn hash_password(password: &str) -> Result<String, AppError> {
 
 /// Checks a password against a stored hash. For an unknown account pass `None`: the
 /// same derivation still runs, so the answer takes as long either way.
-async fn verify_password(password: &str, stored: Option<&str>) -> Result<bool, AppError> {
+pub(crate) async fn verify_password(password: &str, stored: Option<&str>) -> Result<bool, AppError> {
     match stored.and_then(PasswordHash::parse) {
         Some(h) => Ok(h.matches(&pbkdf2_sha256(password.as_bytes(), &h.salt, h.iterations).await?)),
         None => {
@@ -39,7 +39,7 @@ async fn verify_password(password: &str, stored: Option<&str>) -> Result<bool, A
     }
 }
 
-async fn check_throttle(ctx: &Ctx<'_>, checks: &[(Rule, &str)]) -> Result<(), AppError> {
+pub(crate) async fn check_throttle(ctx: &Ctx<'_>, checks: &[(Rule, &str)]) -> Result<(), AppError> {
     match throttle::hit(&ctx.db, checks, ctx.now, ctx.config.auth_throttle_window_ms).await? {
         Some(retry_after_seconds) => Err(AppError::TooManyRequests { retry_after_seconds }),
         None => Ok(()),
@@ -63,7 +63,7 @@ fn email_token(user_id: &str, purpose: TokenPurpose, email: &str, now: i64) -> (
 
 /// Starts a session: the KV record first, then the row (in the caller's batch). Returns
 /// the token and the row's statement; if the batch fails, call `abandon_session`.
-async fn begin_session(ctx: &Ctx<'_>, user_id: &str) -> Result<(String, String, Statement), AppError> {
+pub(crate) async fn begin_session(ctx: &Ctx<'_>, user_id: &str) -> Result<(String, String, Statement), AppError> {
     let token = sessions::new_token();
     let token_hash = sessions::token_hash(&token);
     let session_id = crate::platform::ids::new_id("ses");
@@ -80,7 +80,7 @@ async fn begin_session(ctx: &Ctx<'_>, user_id: &str) -> Result<(String, String, 
 }
 
 /// Ends the session the request came with, if any (a new sign-in replaces it).
-async fn end_presented_session(ctx: &Ctx<'_>, reason: EndReason) -> Result<(), AppError> {
+pub(crate) async fn end_presented_session(ctx: &Ctx<'_>, reason: EndReason) -> Result<(), AppError> {
     let Some(token) = &ctx.token else { return Ok(()) };
     let token_hash = sessions::token_hash(token);
     let store = ctx.sessions()?;
@@ -99,7 +99,7 @@ async fn delete_kv_sessions(ctx: &Ctx<'_>, token_hashes: impl IntoIterator<Item 
     Ok(())
 }
 
-fn with_cookie(response: worker::Response, cookie: &str) -> Handled {
+pub(crate) fn with_cookie(response: worker::Response, cookie: &str) -> Handled {
     with_header(response, "Set-Cookie", cookie)
 }
 
@@ -114,12 +114,16 @@ struct ProfileWithPending {
     pending_email: Option<String>,
     /// G3: the UI shows the Admin link to admins only (the admin API checks for itself).
     admin: bool,
+    /// F6: the policy version accepted at sign-up, the published one, and whether to
+    /// show the notice of a newer one.
+    policy: Option<crate::privacy::policy::PolicyView>,
 }
 
-async fn profile_response(db: &impl Db, user: &User, now: i64) -> Handled {
+pub(crate) async fn profile_response(db: &impl Db, user: &User, now: i64) -> Handled {
     let pending_email = acc::pending_email(db, user, now).await?;
     let admin = crate::admin::is_admin(db, &user.id).await?;
-    json(200, &ProfileWithPending { profile: Profile::from(user), pending_email, admin })
+    let policy = crate::privacy::policy::of(db, &user.id).await?;
+    json(200, &ProfileWithPending { profile: Profile::from(user), pending_email, admin, policy })
 }
 
 // ---- sign-up, sign-in, sign-out -------------------------------------------------------
@@ -215,6 +219,14 @@ pub async fn login(ctx: &Ctx<'_>, mut req: Request) -> Handled {
         }
         (None, _) => return Err(AppError::InvalidCredentials),
     };
+    // F3: a closed account answers only to its password: it offers reopening within the
+    // grace period, and after it signs in like an unknown address (its erasure is due).
+    if let Some(state) = crate::privacy::closure::state(&db, &user.id).await?.filter(|s| s.is_closed()) {
+        return Err(match state.purge_after.filter(|_| state.can_reopen(ctx.now)) {
+            Some(reopen_until) => AppError::AccountClosing { reopen_until },
+            None => AppError::InvalidCredentials,
+        });
+    }
 
     end_presented_session(ctx, EndReason::Replaced).await?;
     let (token, token_hash, session_row) = begin_session(ctx, &user.id).await?;
@@ -312,6 +324,10 @@ pub async fn reset_request(ctx: &Ctx<'_>, mut req: Request) -> Handled {
 async fn send_reset(env: &worker::Env, config: &Config, email: EmailAddress, now: i64, device: &str, origin: &str) -> Result<(), AppError> {
     let db = crate::cf::context::database(env, config)?;
     let Some(user) = acc::find_user_by_email(&db, email.as_str()).await? else { return Ok(()) };
+    // A closed account is reopened by signing in, not by a reset.
+    if crate::privacy::closure::state(&db, &user.id).await?.is_some_and(|s| s.is_closed()) {
+        return Ok(());
+    }
     let (token, row) = email_token(&user.id, TokenPurpose::ResetPassword, &user.email, now);
     db.batch(vec![
         acc::retire_tokens(&user.id, TokenPurpose::ResetPassword, now),
@@ -438,7 +454,8 @@ pub async fn session(ctx: &Ctx<'_>) -> Handled {
     let Some(user) = acc::find_user(&ctx.db, &me.user_id).await? else { return signed_out() };
     let pending_email = acc::pending_email(&ctx.db, &user, ctx.now).await?;
     let admin = crate::admin::is_admin(&ctx.db, &user.id).await?;
-    json(200, &SessionAnswer { signed_in: true, user: ProfileWithPending { profile: Profile::from(&user), pending_email, admin } })
+    let policy = crate::privacy::policy::of(&ctx.db, &user.id).await?;
+    json(200, &SessionAnswer { signed_in: true, user: ProfileWithPending { profile: Profile::from(&user), pending_email, admin, policy } })
 }
 
 #[derive(Serialize)]
@@ -451,7 +468,8 @@ struct SessionAnswer {
 pub async fn me(ctx: &Ctx<'_>, me: &SignedIn) -> Handled {
     let found = acc::find_me(&ctx.db, &me.user_id, ctx.now).await?.ok_or(AppError::Unauthorized)?;
     let (admin, pending_email) = (found.role == "admin", found.pending_email.clone());
-    json(200, &ProfileWithPending { profile: Profile::from(found), pending_email, admin })
+    let policy = Some(crate::privacy::policy::view(&found.policy_version, found.policy_notice_seen.as_deref(), crate::privacy::policy::POLICY_VERSION));
+    json(200, &ProfileWithPending { profile: Profile::from(found), pending_email, admin, policy })
 }
 
 #[derive(Deserialize)]
@@ -575,6 +593,7 @@ pub fn client_config(ctx: &Ctx<'_>) -> Handled {
         &serde_json::json!({
             "environment": match ctx.config.environment { crate::platform::config::Environment::Development => "development", crate::platform::config::Environment::Production => "production" },
             "dev_mailbox_url": ctx.config.dev_mailbox_url,
+            "account_deletion_grace_seconds": ctx.config.account_deletion_grace_ms / 1000,
         }),
     )
 }

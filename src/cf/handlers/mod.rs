@@ -7,3 +7,4 @@ pub mod diagnostics;
 pub mod exports;
 pub mod generation;
 pub mod library;
+pub mod privacy;

@@ -213,44 +213,59 @@ pub fn mark_failed(id: &str, reason: &str, unaborted: Option<&str>, now_ms: i64)
 
 // ---- purge ----------------------------------------------------------------------------------
 
-/// Deletes exports, object first and row second, each on its own: an object whose
-/// delete fails keeps its row, and is tried again on the next run.
+/// Exports past `expires_at` (ready, failed, or stuck), oldest first, at most `limit`.
+pub async fn expired(db: &impl Db, now_ms: i64, limit: i64) -> Result<Vec<ExportRow>, DbError> {
+    db.query(Statement::new(format!("SELECT {COLUMNS} FROM exports WHERE expires_at <= ? ORDER BY expires_at, id LIMIT ?")).bind(now_ms).bind(limit))
+        .await
+}
+
+/// Every export of one user (F3 closure), at most `limit`.
+pub async fn of_user(db: &impl Db, user_id: &str, limit: i64) -> Result<Vec<ExportRow>, DbError> {
+    db.query(Statement::new(format!("SELECT {COLUMNS} FROM exports WHERE user_id = ? ORDER BY created_at, id LIMIT ?")).bind(user_id).bind(limit)).await
+}
+
+/// The most operations `remove` makes for one export (abort, delete the object, delete
+/// the row), for callers that work within a budget.
+pub const REMOVE_OPERATIONS: u32 = 3;
+
+/// Deletes one export, object first and row second: an object whose delete fails keeps
+/// its row, and is tried again later. Answers whether it is gone and the operations
+/// (binding calls) it made.
+pub async fn remove(db: &impl Db, blobs: &impl Blobs, row: &ExportRow) -> Result<(bool, u32), DbError> {
+    let mut operations = 0;
+    if let Some(upload_id) = &row.multipart_id {
+        // Unfinished parts: R2 also drops them after 7 days, so a failure is not fatal.
+        operations += 1;
+        let _ = blobs.abort_multipart(&row.r2_key, upload_id).await;
+    }
+    operations += 1;
+    if let Err(e) = blobs.delete(&row.r2_key).await {
+        crate::platform::log::emit(crate::platform::log::Level::Warn, "export object not deleted", serde_json::json!({ "export_id": row.id, "error": e.0 }));
+        return Ok((false, operations));
+    }
+    db.run(Statement::new("DELETE FROM exports WHERE id = ?").bind(&row.id)).await?;
+    Ok((true, operations + 1))
+}
+
 async fn purge(db: &impl Db, blobs: &impl Blobs, rows: Vec<ExportRow>) -> Result<usize, DbError> {
     let mut purged = 0;
     for row in rows {
-        if let Some(upload_id) = &row.multipart_id {
-            // Unfinished parts: R2 also drops them after 7 days, so a failure is not fatal.
-            let _ = blobs.abort_multipart(&row.r2_key, upload_id).await;
+        if remove(db, blobs, &row).await?.0 {
+            purged += 1;
         }
-        if let Err(e) = blobs.delete(&row.r2_key).await {
-            crate::platform::log::emit(
-                crate::platform::log::Level::Warn,
-                "export object not deleted",
-                serde_json::json!({ "export_id": row.id, "error": e.0 }),
-            );
-            continue;
-        }
-        db.run(Statement::new("DELETE FROM exports WHERE id = ?").bind(&row.id)).await?;
-        purged += 1;
     }
     Ok(purged)
 }
 
-/// F4 retention: exports past `expires_at` (ready, failed, or stuck), at most `limit`
-/// per call, oldest first. Returns how many were deleted.
+/// F4 retention: exports past `expires_at`, at most `limit` per call, oldest first.
+/// Returns how many were deleted.
 pub async fn purge_expired(db: &impl Db, blobs: &impl Blobs, now_ms: i64, limit: i64) -> Result<usize, DbError> {
-    let rows = db
-        .query(Statement::new(format!("SELECT {COLUMNS} FROM exports WHERE expires_at <= ? ORDER BY expires_at, id LIMIT ?")).bind(now_ms).bind(limit))
-        .await?;
-    purge(db, blobs, rows).await
+    purge(db, blobs, expired(db, now_ms, limit).await?).await
 }
 
 /// F3 closure: every export of the user, at most `limit` per call (call until 0).
 pub async fn purge_user(db: &impl Db, blobs: &impl Blobs, user_id: &str, limit: i64) -> Result<usize, DbError> {
-    let rows = db
-        .query(Statement::new(format!("SELECT {COLUMNS} FROM exports WHERE user_id = ? ORDER BY created_at, id LIMIT ?")).bind(user_id).bind(limit))
-        .await?;
-    purge(db, blobs, rows).await
+    purge(db, blobs, of_user(db, user_id, limit).await?).await
 }
 
 #[cfg(test)]
