@@ -20,7 +20,7 @@ test('a person exports their data from the settings page and downloads the archi
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('correct horse battery');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL('**/studio');
+  await page.waitForURL('**/dashboard');
   await page.goto(`${suite.worker.base}/settings#export`);
   await page.getByRole('heading', { name: 'Export your data' }).waitFor();
   await page.getByText('No exports yet.').waitFor();

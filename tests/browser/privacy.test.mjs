@@ -98,7 +98,7 @@ test('settings: policy version, a privacy request with its status, and closing t
   await reopen.waitFor();
   await page.screenshot({ path: join(ARTIFACTS, 'login-reopen.png') });
   await reopen.click();
-  await page.waitForURL('**/studio');
+  await page.waitForURL('**/dashboard');
   // The browser logs the two refusals this test provokes on purpose (the wrong password,
   // the sign-in to a closed account); nothing else.
   assert.deepEqual(errors, [
