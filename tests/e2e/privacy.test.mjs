@@ -59,7 +59,9 @@ const operations = (run) => Number(/operations: (\d+)/.exec(run.detail)?.[1]);
 
 /** Every table of the local D1, and the rows whose text mentions `needle`. */
 function mentions(needle) {
-  const tables = d1(worker, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").map((t) => t.name);
+  const tables = d1(worker, worker.neonUrl
+    ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+    : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").map((t) => t.name);
   assert.ok(tables.includes('users') && tables.includes('ledger_entries') && tables.length > 15, tables.join(', '));
   const found = [];
   for (const table of tables) {
