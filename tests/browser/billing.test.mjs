@@ -32,7 +32,8 @@ test('a person buys a credit pack end to end and sees the balance and the receip
 
   await page.waitForURL('**/credits**');
   await page.locator('[data-credit-balance]', { hasText: '150 credits' }).waitFor({ timeout: 20_000 });
-  const purchase = page.locator('#purchases .row').first();
+  // The list's loading skeleton is a `.row` too: wait for the purchase itself.
+  const purchase = page.locator('#purchases .row:not(.skeleton-row)').first();
   await purchase.waitFor();
   assert.match(await purchase.innerText(), /100 credits[\s\S]*Paid/);
   const receipt = purchase.getByRole('link', { name: 'Receipt' });

@@ -220,8 +220,10 @@ test('while their data loads, list pages show skeletons, never an empty state', 
     await route.continue();
   });
   for (const path of ['/dashboard', '/brands', '/studio', '/gallery', '/credits', '/settings', '/pricing']) {
-    await page.goto(suite.worker.base + path, { waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => document.querySelector('#main .skeleton')?.getClientRects().length > 0, undefined, { timeout: 2000 });
+    // 'commit': the page's module scripts await the (held back) API, and on a loaded
+    // machine DOMContentLoaded can come later than a navigation timeout.
+    await page.goto(suite.worker.base + path, { waitUntil: 'commit' });
+    await page.waitForFunction(() => document.querySelector('#main .skeleton')?.getClientRects().length > 0, undefined, { timeout: 15_000 });
     const emptyShown = await page.evaluate(() => [...document.querySelectorAll('#main .empty, #main [id$="-empty"]')].some((n) => n.getClientRects().length > 0));
     assert.equal(emptyShown, false, `${path} shows an empty state before its data arrived`);
     await settled(page);
