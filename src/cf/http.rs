@@ -85,17 +85,8 @@ pub struct PageQuery {
 impl PageQuery {
     pub fn of(req: &Request, default_limit: i64) -> Result<PageQuery, AppError> {
         let url = req.url().map_err(AppError::internal)?;
-        let mut cursor = None;
-        let mut limit = None;
-        let mut rest = Vec::new();
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "cursor" => cursor = Some(v.into_owned()),
-                "limit" => limit = Some(v.into_owned()),
-                _ => rest.push((k.into_owned(), v.into_owned())),
-            }
-        }
-        let page = pagination::Page::parse(cursor.as_deref(), limit.as_deref(), default_limit)?;
+        let pairs = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned()));
+        let (page, rest) = pagination::split_query(pairs, default_limit)?;
         Ok(PageQuery { page, rest })
     }
 

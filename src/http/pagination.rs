@@ -61,6 +61,28 @@ impl Page {
     }
 }
 
+/// A list request's query: `?cursor=` and `?limit=` become the page, every other pair is
+/// kept for the handler's filters. Text holding U+0000 is refused (422) wherever it is:
+/// PostgreSQL cannot store or compare it, so a Neon deployment would otherwise answer 500.
+pub fn split_query(
+    pairs: impl IntoIterator<Item = (String, String)>,
+    default_limit: i64,
+) -> Result<(Page, Vec<(String, String)>), AppError> {
+    let (mut cursor, mut limit, mut rest) = (None, None, Vec::new());
+    for (k, v) in pairs {
+        if k.contains('\0') || v.contains('\0') {
+            let field = if k.contains('\0') { "query" } else { k.as_str() };
+            return Err(AppError::validation(field, "Query parameters cannot hold the character U+0000."));
+        }
+        match k.as_str() {
+            "cursor" => cursor = Some(v),
+            "limit" => limit = Some(v),
+            _ => rest.push((k, v)),
+        }
+    }
+    Ok((Page::parse(cursor.as_deref(), limit.as_deref(), default_limit)?, rest))
+}
+
 /// Opaque cursor for `(created_at, id)`.
 pub fn encode_cursor(created_at: i64, id: &str) -> String {
     use base64::Engine;
@@ -72,6 +94,9 @@ pub fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (at, id) = text.split_once(':')?;
+    if id.contains('\0') {
+        return None;
+    }
     Some((at.parse().ok()?, id.to_owned()))
 }
 
@@ -95,6 +120,16 @@ mod tests {
             assert!(Page::parse(None, Some(bad), 20).is_err(), "{bad}");
         }
         assert!(Page::parse(Some("!!"), None, 20).is_err());
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_the_query_is_refused() {
+        let q = |k: &str, v: &str| split_query([(k.to_owned(), v.to_owned())], 20);
+        assert_eq!(q("content_type", "a\0b").unwrap_err().status(), 422);
+        assert_eq!(q("x\0", "b").unwrap_err().status(), 422);
+        assert!(decode_cursor(&encode_cursor(1, "a\0")).is_none());
+        let (page, rest) = q("q", "soap").unwrap();
+        assert_eq!((page, rest), (Page::first(20), vec![("q".to_owned(), "soap".to_owned())]));
     }
 
     #[test]
@@ -125,7 +160,24 @@ mod tests {
             fn cursors_round_trip(created_at in any::<i64>(), id in tricky_text(40)) {
                 let c = encode_cursor(created_at, &id);
                 prop_assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", c);
-                prop_assert_eq!(decode_cursor(&c), Some((created_at, id)));
+                let expected = if id.contains('\0') { None } else { Some((created_at, id)) };
+                prop_assert_eq!(decode_cursor(&c), expected);
+            }
+
+            #[test]
+            fn a_query_splits_into_page_and_filters_or_is_refused(
+                pairs in proptest::collection::vec((prop_oneof![Just("cursor".to_string()), Just("limit".to_string()), tricky_text(8)], tricky_text(12)), 0..6)
+            ) {
+                let nul = pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0'));
+                match split_query(pairs.clone(), 20) {
+                    Ok((page, rest)) => {
+                        prop_assert!(!nul);
+                        prop_assert!((1..=MAX_LIMIT).contains(&page.limit));
+                        let filters: Vec<_> = pairs.into_iter().filter(|(k, _)| k != "cursor" && k != "limit").collect();
+                        prop_assert_eq!(rest, filters);
+                    }
+                    Err(e) => prop_assert_eq!(e.status(), 422),
+                }
             }
 
             #[test]
