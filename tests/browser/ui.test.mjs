@@ -214,18 +214,24 @@ test('a double click on Generate makes one job and one charge; studio cards can 
 test('while their data loads, list pages show skeletons, never an empty state', async () => {
   const account = await makeAccount(suite.worker, { tag: 'ui-skeleton', verify: false });
   const { context, page, errors } = await pageFor(account);
-  // Every API answer held back a little, as on a slow connection.
+  // Every API answer is held back until the page has been looked at, as on a very slow
+  // connection: what shows then is what shows while the data loads. (A gate, not a
+  // delay, so a loaded machine cannot make the data arrive before the look.)
+  let release = () => {};
+  let gate = Promise.resolve();
   await page.route('**/api/**', async (route) => {
-    await new Promise((r) => setTimeout(r, 600));
+    await gate;
     await route.continue();
   });
   for (const path of ['/dashboard', '/brands', '/studio', '/gallery', '/credits', '/settings', '/pricing']) {
-    // 'commit': the page's module scripts await the (held back) API, and on a loaded
-    // machine DOMContentLoaded can come later than a navigation timeout.
+    gate = new Promise((resolve) => { release = resolve; });
+    // 'commit': the page's module scripts await the (held) API, so DOMContentLoaded may
+    // wait for the gate.
     await page.goto(suite.worker.base + path, { waitUntil: 'commit' });
     await page.waitForFunction(() => document.querySelector('#main .skeleton')?.getClientRects().length > 0, undefined, { timeout: 15_000 });
     const emptyShown = await page.evaluate(() => [...document.querySelectorAll('#main .empty, #main [id$="-empty"]')].some((n) => n.getClientRects().length > 0));
     assert.equal(emptyShown, false, `${path} shows an empty state before its data arrived`);
+    release();
     await settled(page);
   }
   assert.deepEqual(errors, []);

@@ -40,10 +40,14 @@ export function grantAdmin(worker, email) {
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(worker.neonUrl ? { DATABASE_URL: worker.neonUrl } : {}) } });
 }
 
-/** Waits until the page's skeletons have given way to its content. */
+/**
+ * Waits until the page's skeletons have given way to its content. Generous: with the
+ * whole suite running several files at once in Neon mode, a page's API calls can take
+ * seconds each on 2 cores (a wait, never a timing assertion).
+ */
 export async function settled(page) {
   await page.waitForFunction(() => !document.querySelector('[data-loading], .skeleton') && document.querySelector('h1')?.offsetParent !== null,
-    undefined, { timeout: 15_000 });
+    undefined, { timeout: 30_000 });
 }
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
