@@ -179,7 +179,7 @@ fn me(signed_in: Option<&SignedIn>) -> Result<&SignedIn, AppError> {
 async fn dispatch(route: Route, req: Request, ctx: &Ctx<'_>, signed_in: Option<&SignedIn>) -> Handled {
     match route {
         Route::Health => health(ctx).await,
-        Route::OpenApi => openapi(),
+        Route::OpenApi => openapi(ctx).await,
         Route::ClientConfig => accounts::client_config(ctx),
         Route::Signup => accounts::signup(ctx, req).await,
         Route::Login => accounts::login(ctx, req).await,
@@ -261,8 +261,14 @@ fn problem_response(error: &AppError, request_id: &str, path: &str) -> Response 
 }
 
 /// G4: the OpenAPI 3.1 document of the whole API (kept in step with `routes` by a test).
-fn openapi() -> Handled {
-    let mut response = Response::ok(crate::http::openapi::DOCUMENT).map_err(AppError::internal)?;
+/// G4: the OpenAPI document, from the static assets (`public/openapi.json`).
+async fn openapi(ctx: &Ctx<'_>) -> Handled {
+    let url = format!("https://assets.invalid{}", crate::http::openapi::ASSET_PATH);
+    let mut asset = ctx.env().assets("ASSETS").map_err(AppError::internal)?.fetch(url, None).await.map_err(AppError::internal)?;
+    if asset.status_code() != 200 {
+        return Err(AppError::internal(format!("the OpenAPI asset answered {}", asset.status_code())));
+    }
+    let mut response = Response::from_bytes(asset.bytes().await.map_err(AppError::internal)?).map_err(AppError::internal)?;
     response.headers_mut().set("Content-Type", "application/json").map_err(AppError::internal)?;
     Ok(response)
 }
