@@ -20,7 +20,8 @@ use crate::accounts::sessions::SessionStore;
 use crate::http::problem::AppError;
 use crate::platform::clock::HOUR_MS;
 use crate::platform::db::{Db, DbError, Statement};
-use crate::platform::ports::Blobs;
+use crate::platform::ports::{Blobs, PortError};
+use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 /// Stripe Checkout Sessions expire after at most 24 hours: an `open` purchase older than
@@ -336,6 +337,29 @@ pub async fn purge_due<D: Db, B: Blobs, S: SessionStore, M: Mailer>(ports: &Port
     }
 }
 
+/// Deletes the outside copy (an R2 object, a KV entry) of each `(row id, key)` within
+/// the budget, keeping one operation for deleting the rows; stops at the first failure.
+/// The ids whose copies are gone, and the failure that stopped it, if one did.
+async fn delete_each<F: Future<Output = Result<(), PortError>>>(
+    budget: &Budget,
+    keyed: Vec<(String, String)>,
+    what: &str,
+    delete: impl Fn(String) -> F,
+) -> (Vec<String>, Option<String>) {
+    let mut gone = Vec::new();
+    for (id, key) in keyed {
+        if budget.left() < 2 {
+            break;
+        }
+        budget.take(1);
+        if let Err(e) = delete(key).await {
+            return (gone, Some(format!("deleting {what}: {e}")));
+        }
+        gone.push(id);
+    }
+    (gone, None)
+}
+
 /// One account, step by step; each step is safe to repeat, so a run that stops
 /// anywhere (budget, failure, crash) is continued by the next.
 async fn purge_one<D: Db, B: Blobs, S: SessionStore, M: Mailer>(ports: &Ports<'_, D, B, S, M>, a: &Due, now_ms: i64, budget: &Budget) -> Result<Progress, String> {
@@ -364,22 +388,8 @@ async fn purge_one<D: Db, B: Blobs, S: SessionStore, M: Mailer>(ports: &Ports<'_
             .await
             .map_err(|e| e.to_string())?;
         let listed = files.len();
-        let mut gone = Vec::new();
-        let mut failure = None;
-        for f in files {
-            // Keep one operation for the rows.
-            if budget.left() < 2 {
-                break;
-            }
-            budget.take(1);
-            match ports.blobs.delete(&f.r2_key).await {
-                Ok(()) => gone.push(f.id),
-                Err(e) => {
-                    failure = Some(format!("deleting an object: {e}"));
-                    break;
-                }
-            }
-        }
+        let keyed = files.into_iter().map(|f| (f.id, f.r2_key)).collect();
+        let (gone, failure) = delete_each(budget, keyed, "an object", |key| async move { ports.blobs.delete(&key).await }).await;
         if !gone.is_empty() {
             budget.take(1);
             db.batch(delete_files(&gone, now_ms)).await.map_err(|e| e.to_string())?;
@@ -405,21 +415,8 @@ async fn purge_one<D: Db, B: Blobs, S: SessionStore, M: Mailer>(ports: &Ports<'_
             .await
             .map_err(|e| e.to_string())?;
         let listed = rows.len();
-        let mut gone = Vec::new();
-        let mut failure = None;
-        for s in rows {
-            if budget.left() < 2 {
-                break;
-            }
-            budget.take(1);
-            match ports.sessions.delete(&s.token_hash).await {
-                Ok(()) => gone.push(s.id),
-                Err(e) => {
-                    failure = Some(format!("deleting a KV session: {e}"));
-                    break;
-                }
-            }
-        }
+        let keyed = rows.into_iter().map(|s| (s.id, s.token_hash)).collect();
+        let (gone, failure) = delete_each(budget, keyed, "a KV session", |key| async move { ports.sessions.delete(&key).await }).await;
         if !gone.is_empty() {
             budget.take(1);
             db.run(in_list("DELETE FROM sessions WHERE id IN", &gone)).await.map_err(|e| e.to_string())?;
