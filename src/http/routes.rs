@@ -97,6 +97,10 @@ pub enum DiagRoute {
     /// Puts a job's message on the dead-letter queue, as Queues does after the last retry.
     DeadLetterJob { job_id: String },
     CronRuns,
+    /// Runs SQL statements (one transaction) through the worker's own database binding: how tests arrange
+    /// states the API cannot make without writing D1's file beside the running worker
+    /// (which makes the worker's own writes fail with SQLITE_BUSY; docs/PLATFORM.md).
+    Sql,
     /// Raises an internal error on purpose, for the error-reporting tests (G1).
     Error,
 }
@@ -212,6 +216,7 @@ impl Route {
                 DiagRoute::ResendJob { .. } => "POST /api/_diag/generations/{id}/resend",
                 DiagRoute::DeadLetterJob { .. } => "POST /api/_diag/generations/{id}/dead-letter",
                 DiagRoute::CronRuns => "GET /api/_diag/cron-runs",
+                DiagRoute::Sql => "POST /api/_diag/sql",
                 DiagRoute::Error => "POST /api/_diag/error",
             },
         }
@@ -295,6 +300,7 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("POST", "/api/_diag/generations/gen_1/resend"),
     ("POST", "/api/_diag/generations/gen_1/dead-letter"),
     ("GET", "/api/_diag/cron-runs"),
+    ("POST", "/api/_diag/sql"),
 ];
 
 /// One path's methods. HEAD is answered wherever GET is.
@@ -415,6 +421,7 @@ fn diag_methods(rest: &[&str]) -> Option<Methods> {
         ["generations", id, "resend"] => only("POST", d(ResendJob { job_id: id.to_string() })),
         ["generations", id, "dead-letter"] => only("POST", d(DeadLetterJob { job_id: id.to_string() })),
         ["cron-runs"] => only("GET", d(CronRuns)),
+        ["sql"] => only("POST", d(Sql)),
         ["error"] => only("POST", d(Error)),
         _ => return None,
     })
@@ -503,11 +510,12 @@ mod tests {
                 DeadLetterJob { .. } => 45,
                 CronRuns => 46,
                 Error => 61,
+                Sql => 74,
             },
             Route::Session => 64,
         }
     }
-    const ROUTE_COUNT: usize = 74;
+    const ROUTE_COUNT: usize = 75;
 
     #[test]
     fn samples_cover_every_route() {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { browserSuite, newPage, ARTIFACTS } from '../support/browser.mjs';
 import { Client, uniqueEmail, waitForEmail } from '../support/client.mjs';
-import { d1 } from '../support/worker.mjs';
+import { d1, d1Exec } from '../support/worker.mjs';
 
 const suite = browserSuite();
 let ip = 0;
@@ -111,7 +111,7 @@ test('settings: policy version, a privacy request with its status, and closing t
 test('a newer policy version is announced once', async () => {
   const { page, errors, client } = await signedInPage();
   const id = (await client.get('/api/me')).body.id;
-  d1(suite.worker, `UPDATE users SET policy_version = '2025-01-01' WHERE id = '${id}'`);
+  await d1Exec(suite.worker, `UPDATE users SET policy_version = '2025-01-01' WHERE id = '${id}'`);
   const acknowledged = page.waitForResponse((r) => r.url().endsWith('/api/me/policy-notice'));
   await page.goto(`${suite.worker.base}/settings`);
   const notice = page.locator('[data-policy-notice]');

@@ -3,7 +3,7 @@
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { sharedWorker, d1, kvEntries } from '../support/worker.mjs';
+import { sharedWorker, d1, kvEntries, d1Exec } from '../support/worker.mjs';
 import { Client, COOKIE, addresses, uniqueEmail, waitForEmail, tokenFrom } from '../support/client.mjs';
 import { assertProblem } from '../support/http.mjs';
 
@@ -195,7 +195,7 @@ describe('passwords', () => {
     const { pbkdf2Sync } = await import('node:crypto');
     const salt = Buffer.alloc(16, 7);
     const old = `pbkdf2-sha256$1000$${salt.toString('base64').replace(/=+$/, '')}$${pbkdf2Sync('correct horse battery', salt, 1000, 32, 'sha256').toString('base64').replace(/=+$/, '')}`;
-    d1(worker, `UPDATE users SET password_hash = '${old}' WHERE email = '${email}'`);
+    await d1Exec(worker, `UPDATE users SET password_hash = '${old}' WHERE email = '${email}'`);
     assert.equal((await client().login(email)).status, 200);
     const [row] = d1(worker, `SELECT password_hash FROM users WHERE email = '${email}'`);
     assert.match(row.password_hash, /^pbkdf2-sha256\$100000\$/);
@@ -221,7 +221,7 @@ describe('passwords', () => {
     const { email } = await signedUp();
     await client().post('/api/auth/reset/request', { email });
     const token = tokenFrom(await waitForEmail(worker, email, /Reset your Blimari password/), 'reset');
-    d1(worker, `UPDATE email_tokens SET expires_at = 0 WHERE purpose = 'reset_password' AND user_id = (SELECT id FROM users WHERE email = '${email}')`);
+    await d1Exec(worker, `UPDATE email_tokens SET expires_at = 0 WHERE purpose = 'reset_password' AND user_id = (SELECT id FROM users WHERE email = '${email}')`);
     assertProblem(await client().post('/api/auth/reset/confirm', { token, new_password: 'reset passphrase ok' }), 422);
     assert.equal((await client().login(email)).status, 200);
   });

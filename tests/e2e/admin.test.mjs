@@ -5,7 +5,7 @@ import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startWorker, eventually, d1, ROOT, fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
+import { startWorker, eventually, d1, ROOT, fetchRetryingStaleSocket as fetch, d1Exec } from '../support/worker.mjs';
 import { Client, uniqueEmail, verifyEmail } from '../support/client.mjs';
 
 let worker;
@@ -164,8 +164,8 @@ describe('webhook events and privacy requests', () => {
         status TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
     }
     const member = await user();
-    d1(worker, `INSERT INTO stripe_events (id, type, payload, received_at, processed_at, outcome) VALUES ('evt_ops_1', 'checkout.session.completed', '{}', ${Date.now()}, ${Date.now()}, 'dead_lettered')`);
-    d1(worker, `INSERT INTO privacy_requests (id, user_id, email, kind, message, status, created_at, updated_at) VALUES ('prq_ops_1', '${member.id}', '${member.email}', 'access', 'Send me my data', 'received', ${Date.now()}, ${Date.now()})`);
+    await d1Exec(worker, `INSERT INTO stripe_events (id, type, payload, received_at, processed_at, outcome) VALUES ('evt_ops_1', 'checkout.session.completed', '{}', ${Date.now()}, ${Date.now()}, 'dead_lettered')`);
+    await d1Exec(worker, `INSERT INTO privacy_requests (id, user_id, email, kind, message, status, created_at, updated_at) VALUES ('prq_ops_1', '${member.id}', '${member.email}', 'access', 'Send me my data', 'received', ${Date.now()}, ${Date.now()})`);
 
     const events = (await admin.get('/api/admin/webhook-events')).body.items;
     assert.ok(events.some((e) => e.id === 'evt_ops_1' && e.status === 'dead_lettered' && e.type === 'checkout.session.completed'));

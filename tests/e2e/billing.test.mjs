@@ -4,7 +4,7 @@
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
-import { startWorker, eventually, d1 } from '../support/worker.mjs';
+import { startWorker, eventually, d1, d1Exec } from '../support/worker.mjs';
 import { Client, uniqueEmail, verifyEmail } from '../support/client.mjs';
 import { assertProblem, getJson } from '../support/http.mjs';
 import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
@@ -251,7 +251,7 @@ describe('refunds, disputes and debt', () => {
     const a = await checkout(c);
     await control(a.session_id, 'pay', {});
     await untilCredits(c, { balance: 150, debt: 0 }, 'the pack');
-    d1(worker, `UPDATE credit_accounts SET balance = 30 WHERE user_id = (SELECT user_id FROM purchases WHERE session_id = '${a.session_id}')`);
+    await d1Exec(worker, `UPDATE credit_accounts SET balance = 30 WHERE user_id = (SELECT user_id FROM purchases WHERE session_id = '${a.session_id}')`);
     await control(a.session_id, 'dispute', { status: 'needs_response' });
     await untilCredits(c, { balance: 0, debt: 70 }, 'the debt');
     const refused = assertProblem(await c.post('/api/generations', { brand_id: brand.body.id, content_type: 'social_post', prompt: 'Hello' }), 402);

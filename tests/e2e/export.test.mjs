@@ -2,7 +2,7 @@
 // email, and the archive compared with the API's own lists; owner-only download.
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, eventually, d1 } from '../support/worker.mjs';
+import { startWorker, eventually, d1, d1Exec } from '../support/worker.mjs';
 import { Client, addresses, uniqueEmail, verifyEmail, waitForEmail } from '../support/client.mjs';
 import { assertProblem } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
@@ -90,9 +90,9 @@ describe('data export (F1)', () => {
     assert.equal((await generate(ada, brand.body.id, 'social_post', 'A post about our autumn teas')).status, 'succeeded');
     assert.equal((await generate(ada, brand.body.id, 'image_square', 'A cup of tea on a wooden table')).status, 'succeeded');
     const now = Date.now();
-    d1(worker, `INSERT INTO purchases (session_id, user_id, pack_id, credits, amount_total, currency, status, created_at, updated_at)
+    await d1Exec(worker, `INSERT INTO purchases (session_id, user_id, pack_id, credits, amount_total, currency, status, created_at, updated_at)
       VALUES ('cs_test_export_${ada.id}', '${ada.id}', 'starter', 100, 900, 'usd', 'paid', ${now}, ${now})`);
-    d1(worker, `INSERT INTO privacy_requests (id, user_id, email, kind, message, status, created_at, updated_at)
+    await d1Exec(worker, `INSERT INTO privacy_requests (id, user_id, email, kind, message, status, created_at, updated_at)
       VALUES ('prq_export_${ada.id}', '${ada.id}', '${ada.email}', 'access', 'Please send me my data.', 'received', ${now}, ${now})`);
     // Bob has things of his own, which must not appear in Ada's archive.
     const bobBrand = await bob.post('/api/brands', { name: 'Bobs Bakes' });
@@ -214,7 +214,7 @@ describe('data export (F1)', () => {
   });
 
   test('an expired export answers 410 with a problem document, and its status says so', async () => {
-    d1(worker, `UPDATE exports SET expires_at = ${Date.now() - 1000} WHERE id = '${exported.id}'`);
+    await d1Exec(worker, `UPDATE exports SET expires_at = ${Date.now() - 1000} WHERE id = '${exported.id}'`);
     const res = await ada.get(`/api/account/exports/${exported.id}/content`);
     assertProblem(res, 410);
     const view = (await ada.get(`/api/account/exports/${exported.id}`)).body;
@@ -226,7 +226,7 @@ describe('data export (F1)', () => {
     const c = await account('exp-carol');
     const started = await c.post('/api/account/export');
     assert.equal(started.status, 202);
-    d1(worker, `UPDATE exports SET status = 'running' WHERE id = '${started.body.id}' AND status = 'queued'`);
+    await d1Exec(worker, `UPDATE exports SET status = 'running' WHERE id = '${started.body.id}' AND status = 'queued'`);
     const view = (await c.get(`/api/account/exports/${started.body.id}`)).body;
     if (view.status !== 'ready') assertProblem(await c.get(`/api/account/exports/${started.body.id}/content`), 409);
   });

@@ -2,7 +2,7 @@
 // B3), through wrangler dev and the inference stand-in.
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedWorker, eventually, d1, inferenceCalls } from '../support/worker.mjs';
+import { sharedWorker, eventually, d1, inferenceCalls, d1Exec } from '../support/worker.mjs';
 import { Client, addresses, uniqueEmail, verifyEmail } from '../support/client.mjs';
 import { assertProblem, getJson } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
@@ -159,7 +159,7 @@ describe('generation', () => {
 describe('refusals hold nothing', () => {
   test('too few credits: 402, and no job, no hold', async () => {
     const c = await user();
-    d1(worker, `UPDATE credit_accounts SET balance = 3 WHERE user_id = (SELECT id FROM users WHERE id = '${(await c.get('/api/me')).body.id}')`);
+    await d1Exec(worker, `UPDATE credit_accounts SET balance = 3 WHERE user_id = (SELECT id FROM users WHERE id = '${(await c.get('/api/me')).body.id}')`);
     const p = assertProblem(await submit(c, 'image_square', 'Too expensive'), 402);
     assert.match(p.detail, /costs 4 credits and you have 3/);
     assert.deepEqual(await credits(c), { balance: 3, held: 0, debt: 0, low_balance: true });
@@ -228,10 +228,12 @@ describe('the sweeper', () => {
     const uid = (await c.get('/api/me')).body.id;
     const snapshot = JSON.stringify({ name: 'Fernleaf', description: '', voice: '', audience: '', words_to_use: [], words_to_avoid: [], banned_claims: [], colors: [], fonts: [], example_content: [], logo_upload_id: null, reference_upload_ids: [] }).replaceAll("'", "''");
     for (const [id, status, extra] of [['gen_outbox', 'queued', 'NULL, NULL'], ['gen_dead', 'running', '1, 0']]) {
-      d1(worker, `INSERT INTO generation_jobs (id, user_id, brand_id, brand_snapshot, content_type, prompt, price, status, request_hash, enqueued_at, lease_until, created_at, attempts)
-        VALUES ('${id}', '${uid}', '${c.brandId}', '${snapshot}', 'social_post', 'Left behind', 1, '${status}', 'h', ${extra}, 0, ${status === 'running' ? 1 : 0});
-        INSERT INTO ledger_entries (id, user_id, kind, amount, reference, job_id, created_at) VALUES ('led_${id}', '${uid}', 'hold', 1, 'hold:${id}', '${id}', 0);
-        UPDATE credit_accounts SET balance = balance - 1, held = held + 1 WHERE user_id = '${uid}';`);
+      await d1Exec(worker, [
+        `INSERT INTO generation_jobs (id, user_id, brand_id, brand_snapshot, content_type, prompt, price, status, request_hash, enqueued_at, lease_until, created_at, attempts)
+          VALUES ('${id}', '${uid}', '${c.brandId}', '${snapshot}', 'social_post', 'Left behind', 1, '${status}', 'h', ${extra}, 0, ${status === 'running' ? 1 : 0})`,
+        `INSERT INTO ledger_entries (id, user_id, kind, amount, reference, job_id, created_at) VALUES ('led_${id}', '${uid}', 'hold', 1, 'hold:${id}', '${id}', 0)`,
+        `UPDATE credit_accounts SET balance = balance - 1, held = held + 1 WHERE user_id = '${uid}'`,
+      ]);
     }
     await fetch(`${worker.base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
     for (const id of ['gen_outbox', 'gen_dead']) assert.equal((await finished(c, id)).status, 'succeeded');

@@ -3,7 +3,7 @@
 // only what no brand uses.
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, d1 } from '../support/worker.mjs';
+import { startWorker, d1, d1Exec } from '../support/worker.mjs';
 import { Client, uniqueEmail } from '../support/client.mjs';
 import { assertProblem, getJson } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
@@ -213,7 +213,7 @@ describe('C3: the daily purge', () => {
     const fresh = (await upload(c, makePng(3, 5))).body.upload;
     await c.post('/api/brands', { name: 'Keeper', reference_upload_ids: [used.id] });
     const old = Date.now() - 25 * 3600 * 1000;
-    d1(worker, `UPDATE uploads SET created_at = ${old} WHERE id IN ('${loose.id}', '${used.id}')`);
+    await d1Exec(worker, `UPDATE uploads SET created_at = ${old} WHERE id IN ('${loose.id}', '${used.id}')`);
     await fetch(`${worker.base}/__scheduled?cron=${encodeURIComponent('17 3 * * *')}`);
     assertProblem(await c.get(`/api/uploads/${loose.id}`), 404);
     assert.equal((await c.get(`/api/uploads/${used.id}`)).status, 200);
@@ -224,7 +224,7 @@ describe('C3: the daily purge', () => {
   test('the sweeper removes the row of a write that died before its object was stored', async () => {
     const c = await user();
     const uid = await userId(c);
-    d1(worker, `INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, status, created_at) VALUES ('upl_dead', '${uid}', 'u/${uid}/upl_dead', 'x.png', 'image/png', 10, 'pending', 0)`);
+    await d1Exec(worker, `INSERT INTO uploads (id, user_id, r2_key, filename, content_type, size_bytes, status, created_at) VALUES ('upl_dead', '${uid}', 'u/${uid}/upl_dead', 'x.png', 'image/png', 10, 'pending', 0)`);
     await fetch(`${worker.base}/__scheduled?cron=${encodeURIComponent('* * * * *')}`);
     assert.deepEqual(d1(worker, "SELECT id FROM uploads WHERE id = 'upl_dead'"), []);
   });

@@ -8,7 +8,7 @@
 // requests (signed in or not, throttled, confirmed by email) and the policy notice.
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, eventually, d1, kvEntries } from '../support/worker.mjs';
+import { startWorker, eventually, d1, kvEntries, d1Exec } from '../support/worker.mjs';
 import { Client, uniqueEmail, verifyEmail, waitForEmail } from '../support/client.mjs';
 import { assertProblem, getJson } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
@@ -204,14 +204,14 @@ describe('F4: the daily run', () => {
     const c = await account({ verify: false });
     const old = Date.now() - 400 * 86_400_000;
     const fresh = Date.now() - 86_400_000;
-    const events = (prefix, count, at) => d1(worker, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1}) `
+    const events = (prefix, count, at) => d1Exec(worker, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${count - 1}) `
       + `INSERT INTO security_events (id, user_id, kind, created_at) SELECT '${prefix}' || i, '${c.id}', 'signed_in', ${at} FROM n`);
-    events('bk-old-', 2600, old);
-    events('bk-new-', 20, fresh);
+    await events('bk-old-', 2600, old);
+    await events('bk-new-', 20, fresh);
     const stale = [];
     for (let i = 0; i < 14; i++) stale.push(await upload(c, makePng(7 + i, 7)));
     const recent = await upload(c, makePng(20, 20));
-    d1(worker, `UPDATE uploads SET created_at = ${Date.now() - 25 * 3600 * 1000} WHERE id IN (${stale.map((u) => `'${u.id}'`).join(', ')})`);
+    await d1Exec(worker, `UPDATE uploads SET created_at = ${Date.now() - 25 * 3600 * 1000} WHERE id IN (${stale.map((u) => `'${u.id}'`).join(', ')})`);
     const left = () => d1(worker, "SELECT COUNT(*) AS n FROM security_events WHERE id LIKE 'bk-old-%'")[0].n
       + d1(worker, `SELECT COUNT(*) AS n FROM uploads WHERE id IN (${stale.map((u) => `'${u.id}'`).join(', ')})`)[0].n;
     assert.equal(left(), 2614);
@@ -266,7 +266,7 @@ describe('F6: policy versions', () => {
     const me = (await c.get('/api/me')).body;
     assert.deepEqual(me.policy, { accepted: me.policy.current, current: me.policy.current, notice: false });
     assert.match(me.policy.current, /^\d{4}-\d{2}-\d{2}$/);
-    d1(worker, `UPDATE users SET policy_version = '2025-01-01' WHERE id = '${c.id}'`);
+    await d1Exec(worker, `UPDATE users SET policy_version = '2025-01-01' WHERE id = '${c.id}'`);
     assert.deepEqual((await c.get('/api/me')).body.policy, { accepted: '2025-01-01', current: me.policy.current, notice: true });
     const ack = await c.post('/api/me/policy-notice');
     assert.equal(ack.status, 200);

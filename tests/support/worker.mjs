@@ -238,36 +238,37 @@ function sqlite(file, sql) {
 }
 
 /**
- * Runs SQL against a worker's local D1 (for arranging states the API cannot make), as one
- * transaction, and returns the rows of its (single) query. With the sqlite3 command-line
- * tool (scripts/test.sh installs it) it opens D1's SQLite file directly, beside the running
- * worker: milliseconds, where `wrangler d1 execute` starts a workerd of its own for every
- * call (seconds, and more on a loaded machine). Without it, `wrangler d1 execute`.
+ * Reads a worker's database (a SELECT), returning its rows. On D1 with the sqlite3
+ * command-line tool (scripts/test.sh installs it) it opens D1's SQLite file directly,
+ * beside the running worker: milliseconds, and a query alone takes no lock the worker's
+ * writes wait for (WAL mode). Without sqlite3, `wrangler d1 execute`. In Neon mode, psql.
+ * Changes go through `d1Exec`.
  */
 export function d1(worker, sql) {
+  assert.match(sql, /^\s*SELECT\b/i, 'd1() only reads; change the database with await d1Exec()');
   if (worker.neonUrl) {
-    // Neon mode: the same SQL on the worker's PostgreSQL database, rows as JSON.
-    const select = /^\s*SELECT\b/i.test(sql);
-    const query = select ? `SELECT coalesce(json_agg(t), '[]'::json) FROM (${sql}) t` : sql;
-    const out = execFileSync('psql', [worker.neonUrl, '-At', '-q', '-c', query], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return select ? JSON.parse(out.trim() || '[]') : [];
+    const out = execFileSync('psql', [worker.neonUrl, '-At', '-q', '-c', `SELECT coalesce(json_agg(t), '[]'::json) FROM (${sql}) t`],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(out.trim() || '[]');
   }
   const file = SQLITE3 && sqliteFile(worker.persist, 'd1/miniflare-D1DatabaseObject');
-  if (file) {
-    // A query alone takes no lock a writer waits for (the database is in WAL mode); a
-    // change is one short transaction.
-    return sqlite(file, /^\s*SELECT\b/i.test(sql) ? sql : `BEGIN IMMEDIATE; ${sql}; COMMIT;`);
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const out = execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'DB', '--local', '--persist-to', worker.persist,
-        '--json', '--command', sql], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      return JSON.parse(out.toString())[0].results;
-    } catch (e) {
-      // The running worker can hold the database's write lock for a moment.
-      if (attempt >= 5 || !/SQLITE_BUSY/.test(`${e.stderr}${e.stdout}`)) throw e;
-    }
-  }
+  if (file) return sqlite(file, sql);
+  const out = execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'DB', '--local', '--persist-to', worker.persist,
+    '--json', '--command', sql], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(out.toString())[0].results;
+}
+
+/**
+ * Changes a worker's database with SQL, for arranging states the API cannot make: one
+ * statement, or an array of them run in order as one transaction. Through the worker's own binding (the development-only `POST /api/_diag/sql`): a
+ * second writer on D1's SQLite file makes the running worker's writes fail with
+ * SQLITE_BUSY at that moment (docs/PLATFORM.md), which other tests then see as a 500.
+ */
+export async function d1Exec(worker, sql) {
+  const res = await fetch(`${worker.base}/api/_diag/sql`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ statements: [sql].flat() }),
+  });
+  if (res.status !== 204) throw new Error(`d1Exec: ${res.status} ${await res.text()}\n${[sql].flat().join('\n')}`);
 }
 
 /**

@@ -5,6 +5,7 @@
 use crate::cf::adapters::queues::Queues;
 use crate::cf::context::{Ctx, KV_BINDING};
 use crate::cf::http::{json, no_content, read_json, Handled};
+use crate::platform::db::{Db, Statement};
 use crate::platform::ports::{Blobs, Jobs};
 use crate::http::problem::AppError;
 use crate::platform::queue_messages::{QueueMessage, QueueName};
@@ -28,6 +29,13 @@ struct KvPut {
 struct QueueSend {
     #[serde(default)]
     fail: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sql {
+    /// Run in order as one transaction (`Db::batch`), one statement each.
+    statements: Vec<String>,
 }
 
 fn checked_key(key: &str) -> Result<&str, AppError> {
@@ -98,6 +106,12 @@ pub async fn handle(ctx: &Ctx<'_>, route: DiagRoute, mut req: Request) -> Handle
             let mut response = Response::from_bytes(blob.bytes).map_err(AppError::internal)?;
             let _ = response.headers_mut().set("Content-Type", &blob.content_type);
             Ok(response)
+        }
+        DiagRoute::Sql => {
+            let body: Sql = read_json(&mut req, ctx.config).await?;
+            let statements = body.statements.into_iter().map(Statement::new).collect();
+            ctx.db.batch(statements).await.map_err(|e| AppError::validation("statements", e.to_string()))?;
+            no_content()
         }
         DiagRoute::DbProbe => {
             let db = &ctx.db;
