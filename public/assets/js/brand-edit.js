@@ -154,9 +154,9 @@ async function main() {
   $('#storage-text').textContent = `${formatBytes(usage.used_bytes)} of ${formatBytes(usage.quota_bytes)} used`;
   if (brandId) fill(await api('GET', `/api/brands/${brandId}`));
   else colorRow();
-  showLoaded(form);
-  if (!brandId) await setUpImport();
 
+  // Everything is bound before the form is shown: a form shown unbound would be sent
+  // natively (a GET with every field in the address) by a quick Enter.
   $('#add-color').addEventListener('click', () => colorRow('#000000', 'other'));
   $('#logo-file').addEventListener('change', (e) => handleFiles(e.target, (id) => { logoId = id; }));
   $('#reference-files').addEventListener('change', (e) => handleFiles(e.target, (id) => { referenceIds = [...referenceIds, id]; }));
@@ -184,6 +184,8 @@ async function main() {
     await api('DELETE', `/api/brands/${brandId}`);
     location.assign('/brands');
   });
+  showLoaded(form);
+  if (!brandId) await setUpImport();
 }
 
 main().catch((e) => toast(e.message));
