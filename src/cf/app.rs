@@ -133,19 +133,22 @@ async fn serve(route: Route, req: Request, env: &Env, worker: &Context, now: i64
 
 /// The admin page (`public/admin.html`), from the assets, for an admin.
 async fn admin_page(ctx: &Ctx<'_>) -> Handled {
-    let mut page = ctx.env().assets("ASSETS").map_err(AppError::internal)?.fetch(format!("{}/admin", ctx.origin), None).await.map_err(AppError::internal)?;
-    html(page.status_code(), page.bytes().await.map_err(AppError::internal)?)
+    let (status, bytes) = asset(ctx.env(), "/admin").await?;
+    html(status, bytes)
+}
+
+/// A static asset (from `public/`) by its path: its status and bytes.
+async fn asset(env: &Env, path: &str) -> Result<(u16, Vec<u8>), AppError> {
+    let assets = env.assets("ASSETS").map_err(AppError::internal)?;
+    let mut response = assets.fetch(format!("https://assets.invalid{path}"), None).await.map_err(AppError::internal)?;
+    Ok((response.status_code(), response.bytes().await.map_err(AppError::internal)?))
 }
 
 /// The site's 404 page (the assets' own), with its status.
 async fn not_found_page(env: &Env, path: &str) -> Response {
-    let page = async {
-        let mut page = env.assets("ASSETS").ok()?.fetch("https://assets.invalid/404", None).await.ok()?;
-        page.bytes().await.ok()
-    };
-    match page.await {
-        Some(bytes) => html(404, bytes).unwrap_or_else(|_| problem_response(&AppError::NotFound, "", path)),
-        None => problem_response(&AppError::NotFound, "", path),
+    match asset(env, "/404").await {
+        Ok((_, bytes)) => html(404, bytes).unwrap_or_else(|_| problem_response(&AppError::NotFound, "", path)),
+        Err(_) => problem_response(&AppError::NotFound, "", path),
     }
 }
 
@@ -263,12 +266,11 @@ fn problem_response(error: &AppError, request_id: &str, path: &str) -> Response 
 /// G4: the OpenAPI 3.1 document of the whole API (kept in step with `routes` by a test).
 /// G4: the OpenAPI document, from the static assets (`public/openapi.json`).
 async fn openapi(ctx: &Ctx<'_>) -> Handled {
-    let url = format!("https://assets.invalid{}", crate::http::openapi::ASSET_PATH);
-    let mut asset = ctx.env().assets("ASSETS").map_err(AppError::internal)?.fetch(url, None).await.map_err(AppError::internal)?;
-    if asset.status_code() != 200 {
-        return Err(AppError::internal(format!("the OpenAPI asset answered {}", asset.status_code())));
+    let (status, bytes) = asset(ctx.env(), crate::http::openapi::ASSET_PATH).await?;
+    if status != 200 {
+        return Err(AppError::internal(format!("the OpenAPI asset answered {status}")));
     }
-    let mut response = Response::from_bytes(asset.bytes().await.map_err(AppError::internal)?).map_err(AppError::internal)?;
+    let mut response = Response::from_bytes(bytes).map_err(AppError::internal)?;
     response.headers_mut().set("Content-Type", "application/json").map_err(AppError::internal)?;
     Ok(response)
 }
