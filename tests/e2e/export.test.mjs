@@ -2,7 +2,7 @@
 // email, and the archive compared with the API's own lists; owner-only download.
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, eventually, d1, d1Exec } from '../support/worker.mjs';
+import { sharedWorker, eventually, d1, d1Exec } from '../support/worker.mjs';
 import { Client, addresses, uniqueEmail, verifyEmail, waitForEmail } from '../support/client.mjs';
 import { assertProblem } from '../support/http.mjs';
 import { makePng } from '../support/png.mjs';
@@ -12,9 +12,7 @@ import { fetchRetryingStaleSocket as fetch } from '../support/worker.mjs';
 
 let worker;
 const nextIp = addresses();
-// Its own worker: the test writes rows with sqlite3 (d1()), and a write from another
-// process can meet a request of the shared worker's as SQLITE_BUSY (docs/PLATFORM.md).
-before(async () => { worker = await startWorker(); });
+before(async () => { worker = await sharedWorker(); });
 after(async () => { await worker?.stop(); });
 
 async function account(tag) {
