@@ -37,12 +37,22 @@ build_worker
 step "wrangler deploy --dry-run (the configuration can deploy)"
 wrangler deploy --dry-run --outdir "$(mktemp -d)" >/dev/null
 step "3/4 End-to-end and browser tests on D1 (tests/run.mjs)"
+failures="$ROOT/test-artifacts/failures"
+mkdir -p "$failures" && rm -f "$failures"/*.txt
 d1_status=0
-node tests/run.mjs || d1_status=$?
+BLIMARI_TEST_FAILURES="$failures/d1.txt" node tests/run.mjs || d1_status=$?
 step "4/4 End-to-end and browser tests in Neon mode, on PostgreSQL (BLIMARI_TEST_DB=neon tests/run.mjs)"
 neon_status=0
-BLIMARI_TEST_DB=neon node tests/run.mjs || neon_status=$?
+BLIMARI_TEST_FAILURES="$failures/neon.txt" BLIMARI_TEST_DB=neon node tests/run.mjs || neon_status=$?
 if [ "$d1_status" != 0 ] || [ "$neon_status" != 0 ]; then
+  # What failed and why, last, where a person reading the log's tail sees it.
+  for mode in d1 neon; do
+    if [ -s "$failures/$mode.txt" ]; then
+      echo "== failed on ${mode^^}:" >&2
+      cat "$failures/$mode.txt" >&2
+      echo >&2
+    fi
+  done
   echo "end-to-end suite failed: D1 exit $d1_status, Neon exit $neon_status" >&2
   exit 1
 fi

@@ -31,7 +31,21 @@ if (process.argv[2] === '--ordered') {
   // run() keeps the order given.
   const [concurrency, ...files] = process.argv.slice(3);
   const stream = run({ files, concurrency: Number(concurrency) });
-  stream.on('test:fail', () => { process.exitCode = 1; });
+  const failures = [];
+  stream.on('test:fail', ({ name, file, line, details }) => {
+    process.exitCode = 1;
+    // A suite fails because a test in it did: only the tests themselves are listed.
+    if (details?.type === 'suite') return;
+    const error = details?.error?.cause ?? details?.error;
+    const message = String(error?.stack ?? error?.message ?? error).split('\n').slice(0, 8).join('\n    ');
+    failures.push(`✖ ${file ? `${file.replace(`${ROOT}/`, '')}:${line} ` : ''}${name}\n    ${message}`);
+  });
+  process.on('exit', () => {
+    // One short file of what failed and why, that scripts/test.sh prints last: the spec
+    // reporter's own list sits in the middle of a long log.
+    if (!process.env.BLIMARI_TEST_FAILURES) return;
+    writeFileSync(process.env.BLIMARI_TEST_FAILURES, failures.join('\n'));
+  });
   stream.compose(spec).pipe(process.stdout);
 } else {
   await main();

@@ -1,5 +1,5 @@
-// Starts the real worker under `wrangler dev` (workerd): its own port, its own inspector
-// port, its own fresh local state in a temporary folder (never the .wrangler/state of a
+// Starts the real worker on wrangler's development server (workerd; scripts/dev-worker.mjs,
+// `wrangler dev` without its inspector): its own port, its own fresh local state in a temporary folder (never the .wrangler/state of a
 // developer's `npm start`), and its own process group, which stop() kills whole so no
 // workerd is left holding a port.
 //
@@ -21,6 +21,7 @@ import { startFixtureSites } from './sites.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+const DEV_WORKER = join(ROOT, 'scripts', 'dev-worker.mjs');
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -47,7 +48,7 @@ export async function startWorker(options = {}) {
     try {
       return await startWorkerOnce(options);
     } catch (e) {
-      if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
+      if (attempt >= 3 || !/Address already in use|EADDRINUSE/.test(e.message)) throw e;
     }
   }
 }
@@ -82,10 +83,10 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const port = await freePort();
-  const inspectorPort = await freePort();
+  // wrangler's development server without its inspector, and without ending on an error
+  // event it does not know (scripts/dev-worker.mjs; `--test-scheduled` is on).
   const args = [
-    WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
-    '--persist-to', persist, '--test-scheduled', '--var', `ENVIRONMENT:${environment}`,
+    DEV_WORKER, '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--var', `ENVIRONMENT:${environment}`,
   ];
   // INFERENCE_TIMEOUT_SECONDS: short, so the timeout tests are quick, but with room for the
   // shared worker under load (200 submissions at once while other files run: prompt
@@ -123,7 +124,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       await inference.close();
       await stripe.close();
       await sites.close();
-      throw new Error(`wrangler dev exited early:\n${output}`);
+      throw new Error(`the development server exited early:\n${output}`);
     }
     try {
       const res = await fetch(`${base}/api/health`);
@@ -135,7 +136,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
       await inference.close();
       await stripe.close();
       await sites.close();
-      throw new Error(`wrangler dev did not answer /api/health within 90 s:\n${output}`);
+      throw new Error(`the development server did not answer /api/health within 90 s:\n${output}`);
     }
     await sleep(200);
   }
