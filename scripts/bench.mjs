@@ -1,7 +1,8 @@
 // npm run bench: one table, printed and written to docs/BENCHMARKS.md (between the
 // markers, with the machine described). Never fails on a timing.
 //   - the .wasm, raw and gzip
-//   - start-up: spawning `wrangler dev` to the first 200 from /api/health
+//   - start-up: spawning the development server (scripts/dev-worker.mjs) to the first 200
+//     from /api/health
 //   - per endpoint, under load from this process (keep-alive connections, fixed duration):
 //     requests/s, p50/p99 latency, and CPU ms per request of the worker's workerd
 //     processes (their /proc utime+stime delta / requests sent)
@@ -94,9 +95,10 @@ const noteOf = (r) => `${r.n} requests${r.unexpected.length ? `; unexpected stat
 // ---- the TypeScript reference -----------------------------------------------------------
 async function startHono(persist) {
   const port = await freePort();
-  const inspector = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '-c', 'bench/hono/wrangler.toml',
-    '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist],
+  // Served the way the tests serve Blimari (scripts/dev-worker.mjs: wrangler's DevEnv, no
+  // inspector), so both run under the same development server.
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/dev-worker.mjs'), '--config', join(ROOT, 'bench/hono/wrangler.toml'),
+    '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist],
   { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
@@ -121,7 +123,7 @@ for (let i = 0; i < 3; i++) {
   starts.push(performance.now() - t0);
   if (i < 2) await w.stop(); else worker = w;
 }
-row('start-up: spawn to first 200', starts.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(', '), '3 starts of `wrangler dev`; includes applying the migrations to a fresh local D1');
+row('start-up: spawn to first 200', starts.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(', '), '3 starts of the development server (wrangler\'s DevEnv); includes applying the migrations to a fresh local D1');
 
 let hono;
 const ratios = [];

@@ -7,7 +7,8 @@
 //     `wrangler dev` ends the whole process on one it does not recognise (it did, mid-run,
 //     under load: docs/PLATFORM.md, "A busy wrangler dev can die").
 //
-//   node scripts/dev-worker.mjs --ip 127.0.0.1 --port 8787 --persist-to DIR [--var NAME:VALUE]...
+//   node scripts/dev-worker.mjs [--config wrangler.toml] --ip 127.0.0.1 --port 8787 --persist-to DIR
+//                               [--var NAME:VALUE]...
 //
 // Prints "Ready on URL" when it answers; SIGTERM or SIGINT stop it cleanly.
 import { unstable_DevEnv as DevEnv } from 'wrangler';
@@ -17,12 +18,13 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function parse(argv) {
-  const out = { ip: '127.0.0.1', port: 8787, persist: join(ROOT, '.wrangler', 'state'), vars: {} };
+  const out = { config: join(ROOT, 'wrangler.toml'), ip: '127.0.0.1', port: 8787, persist: join(ROOT, '.wrangler', 'state'), vars: {} };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     i++;
-    if (flag === '--ip') out.ip = value;
+    if (flag === '--config') out.config = value;
+    else if (flag === '--ip') out.ip = value;
     else if (flag === '--port') out.port = Number(value);
     else if (flag === '--persist-to') out.persist = value;
     else if (flag === '--var') {
@@ -43,7 +45,7 @@ devEnv.on('error', (event) => {
   console.error(`[dev-worker] ${event?.source ?? 'wrangler'}: ${event?.reason ?? 'error'} ${cause}`);
 });
 const worker = await devEnv.startWorker({
-  config: join(ROOT, 'wrangler.toml'),
+  config: options.config,
   bindings: Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: 'plain_text', value }])),
   dev: {
     remote: false,
