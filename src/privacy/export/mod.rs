@@ -191,11 +191,15 @@ pub async fn start(db: &impl Db, queue: &impl Jobs, user_id: &str, device: &str,
             _ => already_running(),
         });
     }
+    // Read before the message is sent: the answer is the export as it was made (queued),
+    // not whatever state the consumer has taken it to by the time a later read ran. A
+    // failed read is reported only after sending, so the row never waits for no message.
+    let created = find(db, user_id, &id).await;
     if let Err(e) = queue.send(QueueName::Export, &QueueMessage::Export { export_id: id.clone() }).await {
         db.run(mark_failed(&id, "The export could not be started. Try again in a few minutes.", None, now_ms)).await?;
         return Err(AppError::ServiceUnavailable { detail: format!("The export could not be started; try again in a few minutes. ({e})") });
     }
-    find(db, user_id, &id).await?.ok_or_else(|| AppError::internal("export row vanished"))
+    created?.ok_or_else(|| AppError::internal("export row vanished"))
 }
 
 /// Marks an unfinished export failed (never a ready one). `unaborted` is a multipart
