@@ -263,8 +263,8 @@ fn problem_response(error: &AppError, request_id: &str, path: &str) -> Response 
     response
 }
 
-/// G4: the OpenAPI 3.1 document of the whole API (kept in step with `routes` by a test).
-/// G4: the OpenAPI document, from the static assets (`public/openapi.json`).
+/// G4: the OpenAPI 3.1 document of the whole API (kept in step with `routes` by a test),
+/// from the static assets (`public/openapi.json`).
 async fn openapi(ctx: &Ctx<'_>) -> Handled {
     let (status, bytes) = asset(ctx.env(), crate::http::openapi::ASSET_PATH).await?;
     if status != 200 {
