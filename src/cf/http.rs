@@ -60,7 +60,9 @@ pub async fn read_body(req: &mut Request, limit: usize, too_large: AppError) -> 
             discard_rest(&reader, body.len() + chunk.length() as usize).await;
             return Err(too_large);
         }
-        body.extend_from_slice(&chunk.to_vec());
+        let start = body.len();
+        body.resize(start + chunk.length() as usize, 0);
+        chunk.copy_to(&mut body[start..]); // straight into the body, no intermediate Vec
     }
 }
 

@@ -1,8 +1,16 @@
 //! The `Db` port on Cloudflare D1.
+//!
+//! Rows cross from JavaScript as ONE string: `JSON.stringify` of D1's `results` array,
+//! parsed by serde_json in the wasm. Walking the rows with `serde_wasm_bindgen` (what
+//! `D1Result::results` does) costs several boundary crossings per column of every row:
+//! on a 100-row page that was most of the request's CPU (docs/BENCHMARKS.md).
 
-use crate::platform::db::{Db, DbError, SqlValue, Statement, StatementResult};
-use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use crate::platform::db::{Db, DbError, Row, SqlValue, Statement, StatementResult};
+use js_sys::{Array, Promise, Reflect};
+use wasm_bindgen_futures::JsFuture;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::worker_sys::D1Database as D1DatabaseSys;
+use worker::{D1Database, D1PreparedStatement};
 
 pub struct D1(pub D1Database);
 
@@ -17,12 +25,26 @@ fn to_js(value: &SqlValue) -> JsValue {
 }
 
 fn error(e: worker::Error) -> DbError {
-    let message = match &e {
-        // D1 puts the SQLite message ("UNIQUE constraint failed: …") in `cause`.
-        worker::Error::D1(d1) => format!("{e} {}", d1.cause()),
-        _ => e.to_string(),
-    };
+    DbError::classify(&e.to_string(), None)
+}
+
+/// A rejected D1 promise: its message and, where D1 puts the SQLite message ("UNIQUE
+/// constraint failed: …"), its `cause`'s.
+fn rejected(e: JsValue) -> DbError {
+    let message_of = |v: &JsValue| v.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| v.as_string());
+    let mut message = message_of(&e).unwrap_or_else(|| "D1 failed".into());
+    if let Some(cause) = e.dyn_ref::<js_sys::Error>().and_then(|e| message_of(&e.cause())) {
+        message = format!("{message} {cause}");
+    }
     DbError::classify(&message, None)
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+async fn settle(promise: Result<Promise, JsValue>) -> Result<JsValue, DbError> {
+    JsFuture::from(promise.map_err(rejected)?).await.map_err(rejected)
 }
 
 impl D1 {
@@ -32,31 +54,34 @@ impl D1 {
     }
 }
 
-fn read(result: D1Result) -> Result<StatementResult, DbError> {
-    if let Some(message) = result.error() {
+/// One D1 result object (`{ success, error?, results, meta: { changes, … } }`).
+fn read(result: &JsValue) -> Result<StatementResult, DbError> {
+    if let Some(message) = get(result, "error").as_string() {
         return Err(DbError::classify(&message, None));
     }
-    let rows = result
-        .results::<serde_json::Value>()
-        .map_err(error)?
-        .into_iter()
-        .filter_map(|v| match v {
-            serde_json::Value::Object(map) => Some(map),
-            _ => None,
-        })
-        .collect();
-    let changes = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64;
+    let results = get(result, "results");
+    let rows = if results.is_array() { decode(&results)? } else { Vec::new() };
+    let changes = get(&get(result, "meta"), "changes").as_f64().unwrap_or(0.0) as u64;
     Ok(StatementResult { rows, changes })
+}
+
+/// D1 decodes SQLite's UTF-8 text into JavaScript strings, so no lone surrogate (the one
+/// thing `JSON.stringify` writes that serde_json refuses) can reach this.
+fn decode(results: &JsValue) -> Result<Vec<Row>, DbError> {
+    let text = js_sys::JSON::stringify(results).map_err(rejected)?;
+    serde_json::from_str(&String::from(text)).map_err(|e| DbError::Failed { message: format!("reading D1's rows: {e}") })
 }
 
 impl Db for D1 {
     async fn run(&self, statement: Statement) -> Result<StatementResult, DbError> {
         let prepared = self.prepare(&statement)?;
-        read(prepared.all().await.map_err(error)?)
+        read(&settle(prepared.inner().all()).await?)
     }
 
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>, DbError> {
-        let prepared = statements.iter().map(|s| self.prepare(s)).collect::<Result<Vec<_>, _>>()?;
-        self.0.batch(prepared).await.map_err(error)?.into_iter().map(read).collect()
+        let prepared = statements.iter().map(|s| self.prepare(s).map(|p| JsValue::from(p.inner().clone()))).collect::<Result<Array, _>>()?;
+        let database: &D1DatabaseSys = self.0.as_ref().unchecked_ref();
+        let results = settle(database.batch(prepared)).await?;
+        results.dyn_ref::<Array>().ok_or_else(|| DbError::Failed { message: "D1's batch answered no list".into() })?.iter().map(|r| read(&r)).collect()
     }
 }

@@ -12,7 +12,11 @@ fn error(e: impl std::fmt::Display) -> PortError {
 
 impl SessionStore for KvSessions {
     async fn get(&self, token_hash: &str) -> Result<Option<SessionRecord>, PortError> {
-        self.0.get(&kv_key(token_hash)).json::<SessionRecord>().await.map_err(error)
+        // As text, parsed here: one string crosses, not one call per field.
+        match self.0.get(&kv_key(token_hash)).text().await.map_err(error)? {
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(error),
+            None => Ok(None),
+        }
     }
 
     async fn put(&self, token_hash: &str, record: &SessionRecord, ttl_seconds: u64) -> Result<(), PortError> {
