@@ -7,7 +7,8 @@
 //     requests/s, p50/p99 latency, and CPU ms per request of the worker's workerd
 //     processes (their /proc utime+stime delta / requests sent)
 //   - the TypeScript (Hono) reference in bench/hono, same bindings and state, for
-//     /api/health and /api/me, run alternately with Blimari, and the ratios
+//     /api/health, /api/me, the 100-item generations page and the Stripe webhook, run
+//     alternately with Blimari, and the ratios
 //   - queue to done: single jobs with a provider answering at once; 50 jobs at once with a
 //     provider taking 2 s (the inference stand-in's #latency-N marker)
 import { readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { isDeepStrictEqual } from 'node:util';
 import { startWorker, freePort, ROOT } from '../tests/support/worker.mjs';
 import { verifyEmail } from '../tests/support/client.mjs';
 
@@ -93,12 +95,13 @@ const fmtLoad = (r) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p
 const noteOf = (r) => `${r.n} requests${r.unexpected.length ? `; unexpected statuses ${JSON.stringify(r.unexpected)}` : ''}`;
 
 // ---- the TypeScript reference -----------------------------------------------------------
-async function startHono(persist) {
+async function startHono(persist, vars) {
   const port = await freePort();
   // Served the way the tests serve Blimari (scripts/dev-worker.mjs: wrangler's DevEnv, no
   // inspector), so both run under the same development server.
   const child = spawn(process.execPath, [join(ROOT, 'scripts/dev-worker.mjs'), '--config', join(ROOT, 'bench/hono/wrangler.toml'),
-    '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist],
+    '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist,
+    ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`])],
   { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
@@ -126,7 +129,7 @@ for (let i = 0; i < 3; i++) {
 row('start-up: spawn to first 200', starts.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(', '), '3 starts of the development server (wrangler\'s DevEnv); includes applying the migrations to a fresh local D1');
 
 let hono;
-const ratios = [];
+let bare;
 try {
   const { base, pid } = worker;
   // A verified user with credits, a brand, and a session cookie.
@@ -173,31 +176,39 @@ try {
   for (let i = doneAt.size + single.length; i < 110; i += 10) await Promise.all(Array.from({ length: 10 }, (_, k) => submit(`Benchmark page ${i + k}`)));
   await sleep(3000);
 
-  // The TypeScript reference on the same state, and both alternately.
-  hono = await startHono(worker.persist);
-  const pair = async (label, request) => {
-    const ours = []; const theirs = [];
+  // The TypeScript reference on the same state, run alternately with Blimari: once with
+  // what Blimari wraps around every response (request id, security headers, the G1 log
+  // line; `ENVELOPE=1`), the like-for-like comparison the targets are about, and once bare.
+  const { version } = await (await fetch(`${base}/api/health`)).json();
+  const honoVars = { STRIPE_WEBHOOK_SECRET: worker.stripe.webhookSecret, BUILD_VERSION: version };
+  hono = await startHono(worker.persist, { ...honoVars, ENVELOPE: '1' });
+  bare = await startHono(worker.persist, honoVars);
+  const pair = async (label, request, target = 1) => {
+    // Each answers the request with the same status and JSON, or the table says not.
+    const answer = async (at) => {
+      const r = await fetch(new URL(request.path, at), { method: request.method ?? 'GET', headers: request.headers, body: request.body });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    };
+    await answer(base); // a webhook event is new only the first time
+    const ourAnswer = await answer(base);
+    const sameAs = async (at) => (isDeepStrictEqual(ourAnswer, await answer(at)) ? 'the same status and JSON as Blimari' : 'its answer differs from Blimari\'s');
+    const notes = [await sameAs(hono.base), await sameAs(bare.base)];
+    const runs = [[], [], []];
     for (let round = 0; round < 2; round++) {
-      ours.push(await load(base, pid, request));
-      theirs.push(await load(hono.base, hono.pid, request));
+      for (const [i, w] of [worker, hono, bare].entries()) runs[i].push(await load(w.base, w.pid, request));
     }
     const mean = (rs, k) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
     const merged = (rs) => ({ n: rs.reduce((a, r) => a + r.n, 0), rps: mean(rs, 'rps'), p50: mean(rs, 'p50'), p99: mean(rs, 'p99'), cpuPerReq: mean(rs, 'cpuPerReq'), unexpected: rs.flatMap((r) => r.unexpected) });
-    const a = merged(ours); const b = merged(theirs);
+    const [a, b, c] = runs.map(merged);
     row(`${label} (Blimari)`, fmtLoad(a), noteOf(a));
-    row(`${label} (TypeScript/Hono)`, fmtLoad(b), noteOf(b));
-    const ratio = a.cpuPerReq / b.cpuPerReq;
-    ratios.push([label, ratio]);
-    row(`${label}: CPU ratio Blimari/Hono`, `${ratio.toFixed(2)}×`, '≤ 1.0 is the target');
+    row(`${label} (TypeScript/Hono, same envelope)`, fmtLoad(b), `${noteOf(b)}; ${notes[0]}`);
+    row(`${label} (TypeScript/Hono, bare)`, fmtLoad(c), `${noteOf(c)}; ${notes[1]}; no request id, security headers or log line`);
+    const goal = target === 1 ? '≤ 1.0 is the target' : `≤ ${target} is the target (${1 / target}× better)`;
+    row(`${label}: CPU ratio Blimari/Hono`, `${(a.cpuPerReq / b.cpuPerReq).toFixed(2)}× (bare: ${(a.cpuPerReq / c.cpuPerReq).toFixed(2)}×)`, goal);
   };
   await pair('GET /api/health', { path: '/api/health' });
   await pair('GET /api/me', { path: '/api/me', headers: { cookie } });
-  hono.stop();
-  hono = null;
-
-  const one = async (label, request, note = '') => { const r = await load(base, pid, request); row(label, fmtLoad(r), `${noteOf(r)}${note ? `; ${note}` : ''}`); };
-  await one('GET /api/brands', { path: '/api/brands', headers: { cookie } });
-  await one('GET /api/generations (100 items)', { path: '/api/generations?limit=100', headers: { cookie } });
+  await pair('GET /api/generations (100 items)', { path: '/api/generations?limit=100', headers: { cookie } }, 0.5);
 
   // The Stripe webhook: a 64 KB event signed the Stripe way (t=…,v1=HMAC-SHA256).
   const payload = JSON.stringify({
@@ -206,8 +217,14 @@ try {
   });
   const t = Math.floor(Date.now() / 1000);
   const signature = `t=${t},v1=${createHmac('sha256', worker.stripe.webhookSecret).update(`${t}.${payload}`).digest('hex')}`;
-  await one('POST /api/webhooks/stripe (64 KB)', { method: 'POST', path: '/api/webhooks/stripe', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload, expect: [200, 202] },
-    'the same event each time: verified, then found stored');
+  // The same event each time: verified, then found already stored (a duplicate).
+  await pair('POST /api/webhooks/stripe (64 KB)', { method: 'POST', path: '/api/webhooks/stripe', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload, expect: [200, 202] }, 0.5);
+  hono.stop();
+  bare.stop();
+  hono = bare = null;
+
+  const one = async (label, request, note = '') => { const r = await load(base, pid, request); row(label, fmtLoad(r), `${noteOf(r)}${note ? `; ${note}` : ''}`); };
+  await one('GET /api/brands', { path: '/api/brands', headers: { cookie } });
 
   await one('POST /api/generations', {
     method: 'POST', path: '/api/generations', headers: json, expect: [202],
@@ -215,6 +232,7 @@ try {
   }, 'each a new job (validate, screen, hold, enqueue); the consumer runs them meanwhile');
 } finally {
   hono?.stop();
+  bare?.stop();
   await worker.stop();
 }
 
