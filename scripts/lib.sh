@@ -6,7 +6,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Tools built once per machine live outside the checkout, so a fresh clone reuses them.
 CACHE="${BLIMARI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/blimari}"
 TOOLS="$CACHE/tools"
-WORKER_BUILD_VERSION="0.8.7"
 export WRANGLER_SEND_METRICS=false
 export PATH="$TOOLS/bin:$PATH"
 mkdir -p "$CACHE"
@@ -65,28 +64,22 @@ ensure_wasm_toolchain() {
   WASM_TOOLCHAIN="debian $(/usr/bin/rustc --version)"
   WASM_ENV=(PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22)
   WASM_CARGO_ARGS=(-Zbuild-std=std,panic_abort)
-  # worker-build checks that the target's library folder exists.
+  # The target's library folder, which some tools look for (worker-build did), exists.
   mkdir -p "$(/usr/bin/rustc --target wasm32-unknown-unknown --print target-libdir)"
 }
 
-# worker-build and wasm-bindgen-cli, at the versions this checkout pins, built with the
-# machine's native toolchain into $TOOLS (once per machine and version): ONE `cargo
-# install` for both, sharing one target folder (their common crates compile once), with
-# cargo's own progress bar. Measured on 2 busy cores: about 10 minutes for both.
+# wasm-bindgen-cli at the version Cargo.lock pins (it must match the `wasm-bindgen` crate
+# exactly), built with the machine's native toolchain into $TOOLS, once per machine and
+# version, with cargo's own progress bar. The rest of the build needs no Rust tool:
+# wasm-opt and esbuild come from npm (node_modules/.bin).
 ensure_build_tools() {
-  local bindgen crates=()
+  local bindgen
   bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")
-  if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
-    crates+=("worker-build@$WORKER_BUILD_VERSION")
-  fi
-  if ! wasm-bindgen --version 2>/dev/null | grep -q " $bindgen\$"; then
-    crates+=("wasm-bindgen-cli@$bindgen")
-  fi
-  [ ${#crates[@]} -gt 0 ] || return 0
-  step "Building ${crates[*]} (once per machine; about 10 min on 2 cores, cargo shows its progress)"
+  if wasm-bindgen --version 2>/dev/null | grep -q " $bindgen\$"; then return 0; fi
+  step "Building wasm-bindgen-cli@$bindgen (once per machine; about 5 min on 2 cores, cargo shows its progress)"
   # --locked first; a tool's lock file can name a yanked crate, then let cargo resolve.
-  CARGO_TARGET_DIR="$CACHE/tools-target" cargo install --locked --force --root "$TOOLS" "${crates[@]}" ||
-    CARGO_TARGET_DIR="$CACHE/tools-target" cargo install --force --root "$TOOLS" "${crates[@]}"
+  CARGO_TARGET_DIR="$CACHE/tools-target" cargo install --locked --force --root "$TOOLS" "wasm-bindgen-cli@$bindgen" ||
+    CARGO_TARGET_DIR="$CACHE/tools-target" cargo install --force --root "$TOOLS" "wasm-bindgen-cli@$bindgen"
   rm -rf "$CACHE/tools-target"
 }
 
@@ -100,33 +93,44 @@ source_hash() {
    echo "$WASM_TOOLCHAIN"; echo "commit $BLIMARI_GIT_COMMIT") | sha256sum | cut -d' ' -f1
 }
 
-# Builds build/index.js + build/index_bg.wasm unless the sources are unchanged.
+# What wasm-opt may emit: the features workerd accepts (the list worker-build used), so
+# nothing newer than the runtime reaches the .wasm.
+WASM_FEATURES=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
+
+# Builds build/index.js + build/index_bg.wasm unless the sources are unchanged:
+#   1. cargo: the crate for wasm32 (release profile: opt-level "z", LTO, panic = "abort");
+#   2. wasm-bindgen: the JS glue, as an ES module, with the reset-after-crash support the
+#      entry uses (src/entry.mjs);
+#   3. wasm-opt -Oz, keeping the names section for target/index_bg.named.wasm (read by
+#      scripts/wasm-sizes.mjs and scripts/profile.mjs), then a copy without names or
+#      producers is what is served (237 KiB raw, 63 KiB gzip less: docs/BENCHMARKS.md);
+#   4. esbuild: src/entry.mjs and the glue in one minified module.
+# This is what worker-build 0.8.7 does, with src/entry.mjs instead of its entry, whose
+# Proxies cost ≈ 1 ms per request (docs/BENCHMARKS.md).
 build_worker() {
   ensure_wasm_toolchain
   ensure_build_tools
-  local stamp="$ROOT/build/.blimari-source" want
+  local stamp="$ROOT/build/.blimari-source" want stage="$ROOT/build/.stage"
+  local target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
   want=$(source_hash)
   if [ -f "$stamp" ] && [ -f "$ROOT/build/index.js" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   step "Building the worker (wasm32, release)"
-  (cd "$ROOT" && env "${WASM_ENV[@]}" \
-    WASM_BINDGEN_BIN="$TOOLS/bin/wasm-bindgen" \
-    WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt" \
-    ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
-    worker-build --release . --locked "${WASM_CARGO_ARGS[@]}")
-  # The copy with function names, for `node scripts/wasm-sizes.mjs` (where the bytes are).
-  cp "$ROOT/build/index_bg.wasm" "$ROOT/target/index_bg.named.wasm"
-  strip_wasm "$ROOT/build/index_bg.wasm"
+  # The env var makes wasm-bindgen's macros use js_sys::futures (as worker-build sets it).
+  (cd "$ROOT" && env "${WASM_ENV[@]}" WASM_BINDGEN_USE_JS_SYS=1 \
+    cargo build --lib --release --target wasm32-unknown-unknown --locked "${WASM_CARGO_ARGS[@]}")
+  rm -rf "$stage" && mkdir -p "$stage"
+  "$TOOLS/bin/wasm-bindgen" "$target_dir/wasm32-unknown-unknown/release/blimari.wasm" --out-dir "$stage" \
+    --no-typescript --target module --out-name index --experimental-reset-state-function --force-enable-abort-handler
+  "$ROOT/node_modules/.bin/wasm-opt" "$stage/index_bg.wasm" -o "$stage/index_bg.wasm" -Oz "${WASM_FEATURES[@]/#/--enable-}" --debuginfo
+  cp "$ROOT/src/entry.mjs" "$stage/entry.mjs"
+  "$ROOT/node_modules/.bin/esbuild" "$stage/entry.mjs" --bundle --format=esm --minify --log-level=warning \
+    --external:./index_bg.wasm '--external:cloudflare:*' --outfile="$stage/bundle.js"
+  # wasm-bindgen imports the module as a source-phase import; wrangler wants a plain one.
+  sed 's/import source /import /' "$stage/bundle.js" >"$ROOT/build/index.js"
+  mkdir -p "$ROOT/target" && cp "$stage/index_bg.wasm" "$ROOT/target/index_bg.named.wasm"
+  "$ROOT/node_modules/.bin/wasm-opt" "$stage/index_bg.wasm" -o "$ROOT/build/index_bg.wasm" "${WASM_FEATURES[@]/#/--enable-}" --strip-debug --strip-producers
+  rm -rf "$stage" "$ROOT/build/worker" "$ROOT/build/package.json"
   echo "$want" >"$stamp"
-}
-
-# worker-build runs `wasm-opt -Oz` but keeps the names section (`--debuginfo`); drop it
-# and the producers section: 237 KiB raw, 63 KiB gzip (docs/BENCHMARKS.md). A panic
-# still logs its message and file:line; wasm frames in stack traces lose their names.
-# The features are worker-build's own list, so nothing newer than workerd is emitted.
-strip_wasm() {
-  local features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
-  "$ROOT/node_modules/.bin/wasm-opt" "$1" -o "$1.stripped" "${features[@]/#/--enable-}" --strip-debug --strip-producers
-  mv "$1.stripped" "$1"
 }
 
 wrangler() { node "$ROOT/node_modules/wrangler/bin/wrangler.js" "$@"; }
