@@ -8,7 +8,10 @@
 //     under load: docs/PLATFORM.md, "A busy wrangler dev can die").
 //
 //   node scripts/dev-worker.mjs [--config wrangler.toml] --ip 127.0.0.1 --port 8787 --persist-to DIR
-//                               [--var NAME:VALUE]...
+//                               [--var NAME:VALUE]... [--inspector-port PORT]
+//
+// `--inspector-port` turns the inspector on (for scripts/profile.mjs; it costs 2–3 ms of
+// CPU per request, docs/BENCHMARKS.md).
 //
 // Prints "Ready on URL" when it answers; SIGTERM or SIGINT stop it cleanly.
 import { unstable_DevEnv as DevEnv } from 'wrangler';
@@ -27,6 +30,7 @@ function parse(argv) {
     else if (flag === '--ip') out.ip = value;
     else if (flag === '--port') out.port = Number(value);
     else if (flag === '--persist-to') out.persist = value;
+    else if (flag === '--inspector-port') out.inspectorPort = Number(value);
     else if (flag === '--var') {
       const at = value.indexOf(':');
       if (at < 1) throw new Error(`--var wants NAME:VALUE, not ${value}`);
@@ -49,7 +53,7 @@ const worker = await devEnv.startWorker({
   bindings: Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: 'plain_text', value }])),
   dev: {
     remote: false,
-    inspector: false,
+    inspector: options.inspectorPort ? { port: options.inspectorPort } : false,
     persist: options.persist,
     server: { hostname: options.ip, port: options.port },
     testScheduled: true,

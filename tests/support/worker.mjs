@@ -69,7 +69,7 @@ async function neonDatabase() {
   return { url, gateway };
 }
 
-async function startWorkerOnce({ environment = 'development', vars = {} } = {}) {
+async function startWorkerOnce({ environment = 'development', vars = {}, devArgs = [] } = {}) {
   const mailbox = await startEmailStandin();
   const inference = await startInferenceStandin();
   const neon = await neonDatabase();
@@ -103,6 +103,7 @@ async function startWorkerOnce({ environment = 'development', vars = {} } = {}) 
     ...vars,
   };
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+  args.push(...devArgs); // e.g. scripts/profile.mjs's --inspector-port
   const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   // Under tests/run.mjs, leave the process group's id where the runner looks, so it can
   // kill this worker even if this test process is killed before stop() runs.
