@@ -1,12 +1,14 @@
-// npm run profile -- [PATH] [--requests N]: where one endpoint's CPU time goes, by
+// npm run profile -- [PATH | --webhook] [--requests N]: where one endpoint's CPU time goes, by
 // function, JavaScript and wasm alike. Starts the worker with its inspector on
 // (scripts/dev-worker.mjs --inspector-port), signs a user up (the requests carry its
 // session cookie), takes a V8 sampling profile over N requests of PATH (default
-// /api/health, 2000), and prints the functions with the most self time. Wasm functions
+// /api/health, 2000; `--webhook`: the bench's signed 64 KB Stripe event, POSTed to
+// /api/webhooks/stripe), and prints the functions with the most self time. Wasm functions
 // are named from target/index_bg.named.wasm, the copy of the build that keeps its names
 // section (the served .wasm is the same module without it). Figures are relative: the
 // inspector itself costs 2–3 ms per request.
 import { readFileSync, existsSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { startWorker, freePort, ROOT } from '../tests/support/worker.mjs';
 import { verifyEmail } from '../tests/support/client.mjs';
@@ -14,9 +16,11 @@ import { wasmFunctionNames } from './wasm-names.mjs';
 import WebSocket from 'ws'; // Node 20's experimental WebSocket is refused by wrangler's inspector proxy
 
 const args = process.argv.slice(2);
+const webhookAt = args.indexOf('--webhook');
+const webhook = webhookAt >= 0 && args.splice(webhookAt, 1).length > 0;
 const countAt = args.indexOf('--requests');
 const requests = countAt >= 0 ? Number(args.splice(countAt, 2)[1]) : 2000;
-const path = args[0] ?? '/api/health';
+const path = webhook ? '/api/webhooks/stripe' : args[0] ?? '/api/health';
 
 const named = join(ROOT, 'target', 'index_bg.named.wasm');
 const names = existsSync(named) ? wasmFunctionNames(readFileSync(named)) : new Map();
@@ -46,7 +50,17 @@ try {
     socket.send(JSON.stringify({ id, method, params }));
   });
 
-  const one = () => fetch(`${worker.base}${path}`, { headers: { cookie } }).then((r) => r.arrayBuffer());
+  let request = { headers: { cookie } };
+  if (webhook) { // as scripts/bench.mjs: the same event each time, verified, then found stored
+    const body = JSON.stringify({
+      id: `evt_profile_${Date.now()}`, object: 'event', type: 'customer.updated', created: Math.floor(Date.now() / 1000),
+      data: { object: { id: 'cus_profile', object: 'customer', metadata: { padding: 'x'.repeat(64 * 1024 - 300) } } },
+    });
+    const t = Math.floor(Date.now() / 1000);
+    const signature = `t=${t},v1=${createHmac('sha256', worker.stripe.webhookSecret).update(`${t}.${body}`).digest('hex')}`;
+    request = { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body };
+  }
+  const one = () => fetch(`${worker.base}${path}`, request).then((r) => r.arrayBuffer());
   for (let i = 0; i < 50; i++) await one(); // warm-up
   await send('Profiler.enable');
   await send('Profiler.setSamplingInterval', { interval: 100 });
@@ -69,7 +83,7 @@ try {
     self.set(name, (self.get(name) ?? 0) + dt);
     total += dt;
   });
-  console.log(`${requests} × GET ${path}: ${(total / 1000).toFixed(0)} ms sampled, ${(total / 1000 / requests).toFixed(3)} ms per request (inspector on)\n`);
+  console.log(`${requests} × ${request.method ?? 'GET'} ${path}: ${(total / 1000).toFixed(0)} ms sampled, ${(total / 1000 / requests).toFixed(3)} ms per request (inspector on)\n`);
   console.log('self ms/req   share  function');
   for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
     console.log(`${(us / 1000 / requests).toFixed(4).padStart(11)}  ${(100 * us / total).toFixed(1).padStart(5)} %  ${name.slice(0, 150)}`);
