@@ -3,7 +3,7 @@
 // (scripts/dev-worker.mjs --inspector-port), signs a user up (the requests carry its
 // session cookie), takes a V8 sampling profile over N requests of PATH (default
 // /api/health, 2000; `--webhook`: the bench's signed 64 KB Stripe event, POSTed to
-// /api/webhooks/stripe), and prints the functions with the most self time. Wasm functions
+// /api/webhooks/stripe; a /api/generations path first gets 100 jobs to list), and prints the functions with the most self time. Wasm functions
 // are named from target/index_bg.named.wasm, the copy of the build that keeps its names
 // section (the served .wasm is the same module without it). Figures are relative: the
 // inspector itself costs 2–3 ms per request.
@@ -33,6 +33,15 @@ try {
   });
   const cookie = signup.headers.getSetCookie()[0].split(';')[0];
   await verifyEmail(worker, email);
+  if (path.startsWith('/api/generations')) { // a full page to list: 100 jobs of a brand
+    const json = { 'content-type': 'application/json', cookie };
+    const post = (to, body) => fetch(`${worker.base}${to}`, { method: 'POST', headers: json, body: JSON.stringify(body) }).then((r) => r.json());
+    const brand = await post('/api/brands', { name: 'Profile', voice: 'plain' });
+    for (let i = 0; i < 100; i += 10) {
+      await Promise.all(Array.from({ length: 10 }, (_, k) => post('/api/generations', { brand_id: brand.id, content_type: 'social_post', prompt: `Profile ${i + k}` })));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+  }
 
   // The Chrome DevTools protocol over the inspector's WebSocket.
   const [{ webSocketDebuggerUrl }] = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
