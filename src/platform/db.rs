@@ -201,10 +201,6 @@ impl<T: Db> Db for &T {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>, DbError> {
         (**self).batch(statements).await
     }
-
-    async fn query<R: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<R>, DbError> {
-        (**self).query(statement).await
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 //! `D1Result::results` does) costs several boundary crossings per column of every row:
 //! on a 100-row page that was most of the request's CPU (docs/BENCHMARKS.md).
 
-use crate::platform::db::{Db, DbError, SqlValue, Statement, StatementResult};
-use serde::de::DeserializeOwned;
+use crate::platform::db::{Db, DbError, Row, SqlValue, Statement, StatementResult};
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen_futures::JsFuture;
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -61,15 +60,14 @@ fn read(result: &JsValue) -> Result<StatementResult, DbError> {
         return Err(DbError::classify(&message, None));
     }
     let results = get(result, "results");
-    let rows = if results.is_array() { parse(&results)? } else { Vec::new() };
+    let rows = if results.is_array() { decode(&results)? } else { Vec::new() };
     let changes = get(&get(result, "meta"), "changes").as_f64().unwrap_or(0.0) as u64;
     Ok(StatementResult { rows, changes })
 }
 
-/// D1's `results` array as `T`, through its JSON text. D1 decodes SQLite's UTF-8 text
-/// into JavaScript strings, so no lone surrogate (the one thing `JSON.stringify` writes
-/// that serde_json refuses) can reach this.
-fn parse<T: DeserializeOwned>(results: &JsValue) -> Result<T, DbError> {
+/// D1 decodes SQLite's UTF-8 text into JavaScript strings, so no lone surrogate (the one
+/// thing `JSON.stringify` writes that serde_json refuses) can reach this.
+fn decode(results: &JsValue) -> Result<Vec<Row>, DbError> {
     let text = js_sys::JSON::stringify(results).map_err(rejected)?;
     serde_json::from_str(&String::from(text)).map_err(|e| DbError::Failed { message: format!("reading D1's rows: {e}") })
 }
@@ -78,18 +76,6 @@ impl Db for D1 {
     async fn run(&self, statement: Statement) -> Result<StatementResult, DbError> {
         let prepared = self.prepare(&statement)?;
         read(&settle(prepared.inner().all()).await?)
-    }
-
-    /// Straight from the JSON text into `T`, without a map per row in between (on a
-    /// 100-row page, building and dropping those maps was most of the wasm's work).
-    async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, DbError> {
-        let prepared = self.prepare(&statement)?;
-        let result = settle(prepared.inner().all()).await?;
-        if let Some(message) = get(&result, "error").as_string() {
-            return Err(DbError::classify(&message, None));
-        }
-        let results = get(&result, "results");
-        if results.is_array() { parse(&results) } else { Ok(Vec::new()) }
     }
 
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>, DbError> {

@@ -4,7 +4,6 @@ use super::d1::D1;
 use super::neon::Neon;
 use crate::platform::config::DatabaseConfig;
 use crate::platform::db::{Db, DbError, Statement, StatementResult};
-use serde::de::DeserializeOwned;
 use worker::Env;
 
 pub enum Database {
@@ -34,13 +33,6 @@ impl Db for Database {
         match self {
             Database::D1(db) => db.batch(statements).await,
             Database::Neon(db) => db.batch(statements).await,
-        }
-    }
-
-    async fn query<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, DbError> {
-        match self {
-            Database::D1(db) => db.query(statement).await,
-            Database::Neon(db) => db.query(statement).await,
         }
     }
 }
