@@ -13,7 +13,11 @@
 // `--inspector-port` turns the inspector on (for scripts/profile.mjs; it costs 2–3 ms of
 // CPU per request, docs/BENCHMARKS.md).
 //
-// Prints "Ready on URL" when it answers; SIGTERM or SIGINT stop it cleanly.
+// Prints "Ready on URL" when it answers, then "Direct URL": the worker's own Miniflare
+// server, without wrangler's proxy worker in front. The tests use the direct address:
+// through the proxy, a request now and then failed with "Network connection lost" (the
+// proxy's fetch to the worker lost its connection; docs/PLATFORM.md). SIGTERM or SIGINT
+// stop it cleanly.
 import { unstable_DevEnv as DevEnv } from 'wrangler';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +52,15 @@ devEnv.on('error', (event) => {
   const cause = event?.cause instanceof Error ? event.cause.stack : JSON.stringify(event?.cause ?? event?.data ?? null);
   console.error(`[dev-worker] ${event?.source ?? 'wrangler'}: ${event?.reason ?? 'error'} ${cause}`);
 });
+// The worker's own address arrives with each reload (one here: no watching), after the
+// proxy is ready; it is printed then.
+const dispatch = devEnv.dispatch.bind(devEnv);
+devEnv.dispatch = (event) => {
+  const url = event?.type === 'reloadComplete' ? event.proxyData?.userWorkerUrl : null;
+  const result = dispatch(event);
+  if (url) console.log(`Direct ${url.protocol}//${url.hostname}:${url.port}`);
+  return result;
+};
 const worker = await devEnv.startWorker({
   config: options.config,
   bindings: Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: 'plain_text', value }])),

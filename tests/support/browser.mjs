@@ -41,5 +41,20 @@ export async function newPage(browser, viewport = { width: 1280, height: 900 }) 
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(e.message));
+  // A navigation that fails (a timeout waiting for "load" happened once, with nothing in
+  // the worker's log) says which of the page's requests had not finished, and for how long.
+  const inFlight = new Map();
+  page.on('request', (r) => inFlight.set(r, Date.now()));
+  for (const end of ['requestfinished', 'requestfailed']) page.on(end, (r) => inFlight.delete(r));
+  const goto = page.goto.bind(page);
+  page.goto = async (url, options) => {
+    try {
+      return await goto(url, options);
+    } catch (e) {
+      const open = [...inFlight].map(([r, at]) => `${r.method()} ${r.url()} (${r.resourceType()}, ${Date.now() - at} ms)`);
+      e.message += `\nrequests not finished then: ${open.join('; ') || 'none'}`;
+      throw e;
+    }
+  };
   return { page, errors };
 }

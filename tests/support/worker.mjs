@@ -116,8 +116,10 @@ async function startWorkerOnce({ environment = 'development', vars = {}, devArgs
   const onExit = () => killGroup('SIGKILL');
   process.once('exit', onExit);
 
-  const base = `http://127.0.0.1:${port}`;
-  stripe.webhookUrl = `${base}/api/webhooks/stripe`;
+  // Wrangler's proxy worker answers here first; the tests then use the worker's direct
+  // address (scripts/dev-worker.mjs prints it), so no proxy hop can drop a request.
+  const proxyBase = `http://127.0.0.1:${port}`;
+  let base = proxyBase;
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) {
@@ -128,8 +130,9 @@ async function startWorkerOnce({ environment = 'development', vars = {}, devArgs
       throw new Error(`the development server exited early:\n${output}`);
     }
     try {
-      const res = await fetch(`${base}/api/health`);
-      if (res.ok) break;
+      const direct = output.match(/^Direct (http:\/\/\S+)$/m)?.[1];
+      const res = direct ? await fetch(`${direct}/api/health`) : null;
+      if (res?.ok) { base = direct; break; }
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       killGroup('SIGKILL');
@@ -142,8 +145,10 @@ async function startWorkerOnce({ environment = 'development', vars = {}, devArgs
     await sleep(200);
   }
 
+  stripe.webhookUrl = `${base}/api/webhooks/stripe`;
   return {
     base,
+    proxyBase,
     pid: child.pid,
     mailbox,
     inference,
