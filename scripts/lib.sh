@@ -105,8 +105,8 @@ WASM_FEATURES=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory mul
 #      scripts/wasm-sizes.mjs and scripts/profile.mjs), then a copy without names or
 #      producers is what is served (237 KiB raw, 63 KiB gzip less: docs/BENCHMARKS.md);
 #   4. esbuild: src/entry.mjs and the glue in one minified module.
-# This is what worker-build 0.8.7 does, with src/entry.mjs instead of its entry, whose
-# Proxies cost ≈ 1 ms per request (docs/BENCHMARKS.md).
+# This is what worker-build 0.8.7 does, with src/entry.mjs instead of its entry, which
+# builds Proxies on every request (docs/BENCHMARKS.md), and without compiling worker-build.
 build_worker() {
   ensure_wasm_toolchain
   ensure_build_tools

@@ -5,9 +5,10 @@
 // It keeps what worker-build's own entry does after a panic (`panic = "abort"` traps the
 // wasm instance): the next event runs on a fresh instance (`__wbg_reset_state`), so a
 // crash cannot leave the async executor stuck and every later request hanging. It leaves
-// out worker-build's per-request cost: a `WorkerEntrypoint` class wrapped in Proxies
-// (a Proxy built for the instance and another for each method looked up), which
-// measured ≈ 1 ms of CPU per request (docs/BENCHMARKS.md).
+// out worker-build's per-request work: a `WorkerEntrypoint` class wrapped in Proxies
+// (a Proxy built for the instance and another for each method looked up): a third of a
+// health check's CPU in a profile with the inspector on, within the noise without it
+// (docs/BENCHMARKS.md).
 import * as wasm from './index.js';
 
 Error.stackTraceLimit = 100;

@@ -41,7 +41,7 @@ impl SignatureError {
 /// passes; comparisons are constant-time; `v0` and unknown schemes are ignored, as
 /// Stripe's libraries do. The check is in three steps so that the worker can compute
 /// the MACs with WebCrypto (native code in workerd: hashing a 64 KB event in the wasm
-/// cost ≈ 1.4 ms, docs/BENCHMARKS.md): `parse_signature_header`, then one MAC of
+/// cost ≈ 1.2 ms, docs/BENCHMARKS.md): `parse_signature_header`, then one MAC of
 /// `signed_payload` per secret, then `check_signature`. `verify_signature` is the three
 /// with this crate's HMAC.
 pub fn verify_signature(header: Option<&str>, body: &[u8], secrets: &[String], now_seconds: i64) -> Result<i64, SignatureError> {
