@@ -8,10 +8,10 @@
 // section (the served .wasm is the same module without it). Figures are relative: the
 // inspector itself costs 2–3 ms per request.
 import { readFileSync, existsSync } from 'node:fs';
-import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { startWorker, freePort, ROOT } from '../tests/support/worker.mjs';
 import { verifyEmail } from '../tests/support/client.mjs';
+import { paddedWebhookRequest } from './standins/stripe.mjs';
 import { wasmFunctionNames } from './wasm-names.mjs';
 import WebSocket from 'ws'; // Node 20's experimental WebSocket is refused by wrangler's inspector proxy
 
@@ -59,16 +59,8 @@ try {
     socket.send(JSON.stringify({ id, method, params }));
   });
 
-  let request = { headers: { cookie } };
-  if (webhook) { // as scripts/bench.mjs: the same event each time, verified, then found stored
-    const body = JSON.stringify({
-      id: `evt_profile_${Date.now()}`, object: 'event', type: 'customer.updated', created: Math.floor(Date.now() / 1000),
-      data: { object: { id: 'cus_profile', object: 'customer', metadata: { padding: 'x'.repeat(64 * 1024 - 300) } } },
-    });
-    const t = Math.floor(Date.now() / 1000);
-    const signature = `t=${t},v1=${createHmac('sha256', worker.stripe.webhookSecret).update(`${t}.${body}`).digest('hex')}`;
-    request = { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body };
-  }
+  // As scripts/bench.mjs: the same signed event each time, verified, then found stored.
+  const request = webhook ? paddedWebhookRequest(worker.stripe.webhookSecret, 'profile') : { headers: { cookie } };
   const one = () => fetch(`${worker.base}${path}`, request).then((r) => r.arrayBuffer());
   for (let i = 0; i < 50; i++) await one(); // warm-up
   await send('Profiler.enable');

@@ -56,6 +56,22 @@ export function signatureHeader(body, secret, t = now()) {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
 
+/**
+ * The webhook request `npm run bench` and `npm run profile` send over and over: one
+ * `customer.updated` event padded to about `bytes`, signed with `secret` (verified, then
+ * found already stored on every repeat).
+ */
+export function paddedWebhookRequest(secret, tag, bytes = 64 * 1024) {
+  const body = JSON.stringify({
+    id: `evt_${tag}_${Date.now()}`, object: 'event', type: 'customer.updated', api_version: '2024-06-20', created: now(),
+    data: { object: { id: `cus_${tag}`, object: 'customer', metadata: { padding: 'x'.repeat(bytes - 300) } } },
+  });
+  return {
+    method: 'POST', path: '/api/webhooks/stripe', body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(body, secret) },
+  };
+}
+
 const stripeError = (res, status, type, message, extra = {}) => send(res, status, { error: { type, message, ...extra } });
 function send(res, status, body, type = 'application/json') {
   res.writeHead(status, { 'content-type': type, 'request-id': id('req') });
