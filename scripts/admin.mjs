@@ -60,9 +60,21 @@ if (process.env.DATABASE_URL && !remote) {
   }
 }
 
-const run = (extra) => execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'DB', ...location, '--json', ...extra], {
-  cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'inherit'],
-}).toString();
+// A running local worker (`npm start`, the tests' shared worker) can hold the local D1's
+// SQLite file for a moment: SQLITE_BUSY. The statements run as one batch, so nothing was
+// applied; try again a few times before giving up.
+const run = (extra) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return execFileSync(process.execPath, [WRANGLER, 'd1', 'execute', 'DB', ...location, '--json', ...extra], {
+        cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'inherit'],
+      }).toString();
+    } catch (e) {
+      if (remote || attempt >= 5 || !String(e.stdout ?? '').includes('SQLITE_BUSY')) throw e;
+      execFileSync('sleep', [String(0.2 * attempt)]);
+    }
+  }
+};
 const results = JSON.parse(run(['--command', sql]));
 const rows = results.at(-1)?.results ?? [];
 if (!rows.length) {
