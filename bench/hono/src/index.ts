@@ -182,4 +182,23 @@ app.post('/api/webhooks/stripe', async (c) => {
   return c.json({ received: true, status: handled ? 'queued' : 'ignored' });
 });
 
+// What any worker pays here before doing its own work, for the bench's "floor" rows (the
+// best ratio any implementation could reach): an empty answer; the page's session read
+// and its D1 query with the cheapest result form (`raw()`: arrays, no row objects), no
+// body; and receiving the webhook's 64 KB body, nothing else. No envelope.
+app.get('/api/_floor/empty', () => new Response(null, { status: 204 }));
+app.get('/api/_floor/generations', async (c) => {
+  const record = await session(c, Date.now());
+  if (!record) return problem(401, 'Sign in required');
+  await c.env.DB.prepare(
+    `SELECT ${JOB_COLUMNS} FROM generation_jobs WHERE user_id = ? AND (created_at < ? OR (created_at = ? AND id < ?))
+     ORDER BY created_at DESC, id DESC LIMIT ?`,
+  ).bind(record.user_id, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, '', 100).raw();
+  return new Response(null, { status: 204 });
+});
+app.post('/api/_floor/webhook', async (c) => {
+  await c.req.text();
+  return new Response(null, { status: 204 });
+});
+
 export default app;
