@@ -2,7 +2,8 @@
 // brand and a generation), the pricing page and its links, signed-out visits to app pages
 // going to sign-in without a console error, the left navigation staying at the top of a
 // long page, toasts replacing each other and going away, and the studio charging a double
-// click once (Idempotency-Key), with favourite and delete on its cards.
+// click once (Idempotency-Key), with favourite and delete on its cards, and a job the
+// queue finished before its submit was answered still reaching the header's balance.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -207,6 +208,53 @@ test('a double click on Generate makes one job and one charge; studio cards can 
   assert.equal((await account.client.get(`/api/generations/${jobs[1].id}`)).status, 404);
   await page.screenshot({ path: join(ARTIFACTS, 'studio-cards.png'), fullPage: true });
   assert.equal(brand.name, 'Fernleaf');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a job the queue finished before its submit was answered shows as done, is announced and charged in the header; an older balance never replaces a newer', async () => {
+  const account = await makeAccount(suite.worker, { tag: 'ui-raced' });
+  await account.client.post('/api/brands', FERNLEAF);
+  const { context, page, errors } = await pageFor(account);
+  // The race made certain: the real submit's answer is held until the real job has
+  // ended, then handed over with the job as the API then shows it (what the handler
+  // answers when the consumer wins, since it reads the job back after the send).
+  await page.route('**/api/generations', async (route) => {
+    if (route.request().method() !== 'POST') return route.fallback();
+    const answer = await route.fetch();
+    const job = await answer.json();
+    for (let i = 0; i < 300; i++) {
+      const now = (await account.client.get(`/api/generations/${job.id}`)).body;
+      if (now.status === 'succeeded' || now.status === 'failed') return route.fulfill({ response: answer, json: now });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`job ${job.id} did not end`);
+  });
+  // And the page's first balance (50, read on arrival) is answered last of all: older
+  // news, which must not replace the newer balance.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let first = true;
+  await page.route('**/api/credits', async (route) => {
+    if (!first) return route.fallback();
+    first = false;
+    const stale = await route.fetch();
+    await held;
+    await route.fulfill({ response: stale });
+  });
+  await page.goto(`${suite.worker.base}/studio`);
+  await settled(page);
+  await page.getByLabel('Content type').selectOption('product_description');
+  await page.getByLabel('What should it say?').fill('Our new cosy winter blend');
+  await page.getByRole('button', { name: /^Generate/ }).click();
+  await page.locator('.job .badge', { hasText: 'Done' }).waitFor({ timeout: 30_000 });
+  await page.locator('.toast', { hasText: 'Your content is ready.' }).waitFor();
+  await page.locator('[data-balance]', { hasText: '48 credits' }).waitFor();
+  const staleAnswer = page.waitForResponse((r) => r.url().endsWith('/api/credits'));
+  release();
+  await (await staleAnswer).finished();
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 100)));
+  assert.match(await page.locator('[data-balance]').innerText(), /^48 credits/);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -90,12 +90,19 @@ async function showSignedIn() {
 
 if (document.body.dataset.frame === 'site' && !['login', 'signup', 'forgot', 'reset', 'verify'].includes(document.body.dataset.page)) showSignedIn();
 
-/** Shows the balance in the header; "low" and a warning colour when it runs short. */
+let balanceAsked = 0;
+
+/**
+ * Shows the balance in the header; "low" and a warning colour when it runs short. Only
+ * the answer to the latest call is shown: an earlier, slower one would be older news.
+ */
 export async function refreshBalance() {
   const el = document.querySelector('[data-balance]');
   if (!el) return;
+  const asked = ++balanceAsked;
   try {
     const c = await api('GET', '/api/credits');
+    if (asked !== balanceAsked) return;
     el.textContent = `${c.balance} credits${c.held ? ` · ${c.held} held` : ''}`;
     // Low (or owing): the warning leads to the packs.
     const low = c.low_balance || c.debt > 0;
@@ -105,7 +112,7 @@ export async function refreshBalance() {
     if (c.debt > 0) el.textContent += ` · owing ${c.debt}`;
     else if (low) el.textContent += ' · low';
   } catch {
-    el.textContent = 'Credits';
+    if (asked === balanceAsked) el.textContent = 'Credits';
   }
 }
 

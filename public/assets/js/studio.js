@@ -8,7 +8,7 @@
 import { api } from './api.js';
 import { $, showLoaded } from './dom.js';
 import { bindForm, loadFailed, toast } from './ui.js';
-import { requireUser } from './shell.js';
+import { refreshBalance, requireUser } from './shell.js';
 import { renderJob, follow, cardOptions } from './job-card.js';
 
 const form = $('#studio-form');
@@ -24,14 +24,17 @@ function showPrice() {
   $('[data-submit]').textContent = `Generate · ${t.price} credit${t.price === 1 ? '' : 's'}`;
 }
 
+const ended = (job) => job.status === 'succeeded' || job.status === 'failed';
+const endedToast = (job) => toast(job.status === 'succeeded' ? 'Your content is ready.' : 'The generation failed. No credits were used.');
+
 /** Shows a job's card (once, however many answers name it) and follows it to the end. */
 function show(job) {
   if (document.getElementById(`job-${job.id}`)) return;
   const li = renderJob(job, options);
   $('#jobs').prepend(li);
-  if (job.status === 'succeeded' || job.status === 'failed') return;
+  if (ended(job)) return;
   follow(job, li, options).then((done) => {
-    if (done) toast(done.status === 'succeeded' ? 'Your content is ready.' : 'The generation failed. No credits were used.');
+    if (done) endedToast(done);
   });
 }
 
@@ -40,6 +43,10 @@ async function submit(values) {
   const job = await api('POST', '/api/generations', values, pendingKey);
   pendingKey = null;
   show(job);
+  // The hold shows at once. The queue can finish a job before its submit is answered:
+  // then nothing follows it, so the charge and the news come from here.
+  refreshBalance();
+  if (ended(job)) endedToast(job);
 }
 
 async function main() {
