@@ -105,6 +105,11 @@ type JobRow = {
   tokens_in: number | null; tokens_out: number | null; output_text: string | null; output_upload_id: string | null;
   brand_check: string | null; palette_check: string | null; favorite: number;
 };
+/** One newest-first page of a user's jobs, after the (created_at, id) cursor. */
+const pageQuery = (db: D1Database, userId: string, after: [number, string], limit: number) => db.prepare(
+  `SELECT ${JOB_COLUMNS} FROM generation_jobs WHERE user_id = ? AND (created_at < ? OR (created_at = ? AND id < ?))
+   ORDER BY created_at DESC, id DESC LIMIT ?`,
+).bind(userId, after[0], after[0], after[1], limit);
 const parseOrNull = (text: string | null) => { if (text === null) return null; try { return JSON.parse(text); } catch { return null; } };
 const base64url = (text: string) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
@@ -120,10 +125,7 @@ app.get('/api/generations', async (c) => {
     if (!id || !Number.isInteger(Number(at))) return problem(422, 'Invalid cursor');
     after = [Number(at), id];
   }
-  const { results } = await c.env.DB.prepare(
-    `SELECT ${JOB_COLUMNS} FROM generation_jobs WHERE user_id = ? AND (created_at < ? OR (created_at = ? AND id < ?))
-     ORDER BY created_at DESC, id DESC LIMIT ?`,
-  ).bind(record.user_id, after[0], after[0], after[1], limit).all<JobRow>();
+  const { results } = await pageQuery(c.env.DB, record.user_id, after, limit).all<JobRow>();
   const items = results.map((j) => ({
     id: j.id, brand_id: j.brand_id, content_type: j.content_type, prompt: j.prompt, price: j.price, status: j.status,
     attempts: j.attempts, created_at: j.created_at, started_at: j.started_at, finished_at: j.finished_at,
@@ -190,10 +192,7 @@ app.get('/api/_floor/empty', () => new Response(null, { status: 204 }));
 app.get('/api/_floor/generations', async (c) => {
   const record = await session(c, Date.now());
   if (!record) return problem(401, 'Sign in required');
-  await c.env.DB.prepare(
-    `SELECT ${JOB_COLUMNS} FROM generation_jobs WHERE user_id = ? AND (created_at < ? OR (created_at = ? AND id < ?))
-     ORDER BY created_at DESC, id DESC LIMIT ?`,
-  ).bind(record.user_id, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, '', 100).raw();
+  await pageQuery(c.env.DB, record.user_id, [Number.MAX_SAFE_INTEGER, ''], 100).raw();
   return new Response(null, { status: 204 });
 });
 app.post('/api/_floor/webhook', async (c) => {

@@ -28,6 +28,9 @@ function elapsed(job) {
   return `${Math.max(0, Math.round((end - start) / 1000))} s`;
 }
 
+/** Whether a job has ended (succeeded or failed): nothing more will change it. */
+export const hasEnded = (job) => job.status === 'succeeded' || job.status === 'failed';
+
 export function renderJob(job, { types = {}, onRegenerate, onDelete, onFavorite } = {}) {
   const badgeClass = { succeeded: 'success', failed: 'danger', running: 'warning', queued: '' }[job.status];
   const head = el('div', { className: 'job-head' },
@@ -68,7 +71,7 @@ export function renderJob(job, { types = {}, onRegenerate, onDelete, onFavorite 
     star.addEventListener('click', () => onFavorite(job, star));
     actions.append(star);
   }
-  if (job.status === 'succeeded' || job.status === 'failed') {
+  if (hasEnded(job)) {
     if (onRegenerate) {
       const again = el('button', { type: 'button', className: 'button', textContent: 'Regenerate' });
       again.addEventListener('click', () => onRegenerate(job, again));

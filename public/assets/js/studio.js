@@ -9,7 +9,7 @@ import { api } from './api.js';
 import { $, showLoaded } from './dom.js';
 import { bindForm, loadFailed, toast } from './ui.js';
 import { refreshBalance, requireUser } from './shell.js';
-import { renderJob, follow, cardOptions } from './job-card.js';
+import { renderJob, follow, cardOptions, hasEnded } from './job-card.js';
 
 const form = $('#studio-form');
 let types = {};
@@ -24,7 +24,6 @@ function showPrice() {
   $('[data-submit]').textContent = `Generate · ${t.price} credit${t.price === 1 ? '' : 's'}`;
 }
 
-const ended = (job) => job.status === 'succeeded' || job.status === 'failed';
 const endedToast = (job) => toast(job.status === 'succeeded' ? 'Your content is ready.' : 'The generation failed. No credits were used.');
 
 /** Shows a job's card (once, however many answers name it) and follows it to the end. */
@@ -32,7 +31,7 @@ function show(job) {
   if (document.getElementById(`job-${job.id}`)) return;
   const li = renderJob(job, options);
   $('#jobs').prepend(li);
-  if (ended(job)) return;
+  if (hasEnded(job)) return;
   follow(job, li, options).then((done) => {
     if (done) endedToast(done);
   });
@@ -46,7 +45,7 @@ async function submit(values) {
   // The hold shows at once. The queue can finish a job before its submit is answered:
   // then nothing follows it, so the charge and the news come from here.
   refreshBalance();
-  if (ended(job)) endedToast(job);
+  if (hasEnded(job)) endedToast(job);
 }
 
 async function main() {
